@@ -1,0 +1,1 @@
+"""Shared code of the account service (the `common` Lambda layer)."""

@@ -1,0 +1,100 @@
+"""Domain errors. Each carries the HTTP status and the stable `code` of the spec's error table;
+`accounts.http` turns them into problem responses in one place."""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    status: int = 500
+    code: str = "internal_error"
+    title: str = "Internal error"
+    detail: str = "The request could not be completed."
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        errors: list[dict[str, str]] | None = None,
+        retry_after: int | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail or self.detail)
+        self.detail = detail or self.detail
+        self.errors = errors
+        self.retry_after = retry_after
+        self.headers = dict(headers or {})
+
+
+class MalformedRequest(ServiceError):
+    status, code, title = 400, "malformed_request", "Malformed request"
+    detail = "The body must be a JSON object."
+
+
+class InvalidToken(ServiceError):
+    status, code, title = 400, "invalid_token", "Invalid token"
+    detail = "The token is unknown, already used, or superseded by a newer one."
+
+
+class InvalidCredentials(ServiceError):
+    status, code, title = 401, "invalid_credentials", "Invalid credentials"
+    detail = "The email or password is incorrect."
+
+
+class InvalidGrant(ServiceError):
+    status, code, title = 401, "invalid_grant", "Invalid refresh token"
+    detail = "The refresh token is unknown, expired, revoked or was already used."
+
+
+class Unauthorized(ServiceError):
+    status, code, title = 401, "unauthorized", "Unauthorized"
+    detail = "A valid access token is required."
+
+
+class EmailNotVerified(ServiceError):
+    status, code, title = 403, "email_not_verified", "Email not verified"
+    detail = "Verify your email address before logging in."
+
+
+class NotFound(ServiceError):
+    status, code, title = 404, "not_found", "Not found"
+    detail = "No such route."
+
+
+class MethodNotAllowed(ServiceError):
+    status, code, title = 405, "method_not_allowed", "Method not allowed"
+    detail = "The route does not accept this method."
+
+
+class TokenExpired(ServiceError):
+    status, code, title = 410, "token_expired", "Token expired"
+    detail = "The link has expired; request a new one."
+
+
+class PayloadTooLarge(ServiceError):
+    status, code, title = 413, "payload_too_large", "Payload too large"
+    detail = "The request body must not exceed 16 KiB."
+
+
+class UnsupportedMediaType(ServiceError):
+    status, code, title = 415, "unsupported_media_type", "Unsupported media type"
+    detail = "Send the body as application/json."
+
+
+class ValidationFailed(ServiceError):
+    status, code, title = 422, "validation_failed", "Validation failed"
+    detail = "The request body does not match the schema."
+
+
+class WeakPassword(ServiceError):
+    status, code, title = 422, "weak_password", "Weak password"
+    detail = "The password does not meet the password policy."
+
+
+class RateLimited(ServiceError):
+    status, code, title = 429, "rate_limited", "Too many requests"
+    detail = "Too many requests; try again later."
+
+
+class ServiceUnavailable(ServiceError):
+    status, code, title = 503, "service_unavailable", "Service unavailable"
+    detail = "The service is busy; try again shortly."
