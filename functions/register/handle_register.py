@@ -1,0 +1,41 @@
+"""POST /v1/auth/register."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+
+from accounts.http import handle, json_response, new_app, source_ip
+from accounts.observability import logger, metrics
+from accounts.schemas import Message, RegisterRequest, problem_responses
+
+ACCEPTED = "If the address can be registered, a verification link is on its way."
+
+app = new_app()
+
+
+@app.post(
+    "/v1/auth/register",
+    summary="Register an account",
+    description="Creates an unverified account and emails a verification link. The answer is the same "
+    "whether or not the address is already registered.",
+    responses={202: {"description": "Accepted", "content": {"application/json": {"model": Message}}},
+               **problem_responses(400, 413, 415, 422, 429, 500, 503)},
+    tags=["accounts"],
+)
+def register(body: RegisterRequest) -> Response[Message]:
+    from accounts.emails import parse_address
+    from accounts.flows.registration import register as register_account
+    from accounts.services import get_services
+
+    state = register_account(
+        get_services(), email=parse_address(body.email), password=body.password, name=body.name, ip=source_ip(app)
+    )
+    return json_response(202, Message(message=ACCEPTED).model_dump(), state.headers() if state else None)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return handle(app, event, context)

@@ -1,0 +1,121 @@
+"""Email jobs: what request handlers put on the SQS email queue for the worker to send.
+
+Body (JSON): {"kind": ..., "email": "<normalized address>", "registration_id": "..." | null}.
+Jobs name the recipient and the purpose only: never a token, a password or a rendered email
+(the worker issues tokens itself, so raw tokens never travel through SQS).
+
+Bodies read from the queue are untrusted; `EmailJob.parse` refuses anything but a well-formed job.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from accounts.settings import Settings
+
+MAX_EMAIL_LENGTH = 320
+MAX_REGISTRATION_ID_LENGTH = 128
+_FIELDS = frozenset({"kind", "email", "registration_id"})
+
+
+class JobKind(enum.StrEnum):
+    VERIFICATION = "verification"  # register and resend: verification link, or "already registered"
+    PASSWORD_RESET = "password_reset"
+    PASSWORD_CHANGED = "password_changed"
+    WELCOME = "welcome"
+
+
+@dataclass(frozen=True, slots=True)
+class EmailJob:
+    """One email job. Construction validates; `kind` accepts the plain string values too."""
+
+    kind: JobKind
+    email: str
+    registration_id: str | None = None
+
+    def __post_init__(self) -> None:
+        try:
+            kind = JobKind(self.kind)
+        except ValueError:
+            known = ", ".join(k.value for k in JobKind)
+            raise ValueError(f"email job: unknown kind {self.kind!r} (expected one of {known})") from None
+        object.__setattr__(self, "kind", kind)
+        _check_email(self.email)
+        if self.registration_id is not None:
+            if not isinstance(self.registration_id, str) or not self.registration_id:
+                raise ValueError("email job: registration_id must be a non-empty string or null")
+            if len(self.registration_id) > MAX_REGISTRATION_ID_LENGTH or not self.registration_id.isprintable():
+                raise ValueError("email job: registration_id is malformed")
+            if kind is not JobKind.VERIFICATION:
+                raise ValueError(f"email job: registration_id applies to verification jobs only, not {kind}")
+
+    @classmethod
+    def parse(cls, body: str | bytes) -> EmailJob:
+        """Parse an SQS message body; ValueError (with a reason, never the body) on anything else."""
+        import json
+
+        try:
+            data = json.loads(body)
+        except (ValueError, TypeError):
+            raise ValueError("email job: body is not JSON") from None
+        if not isinstance(data, dict):
+            raise ValueError("email job: body is not a JSON object")
+        unknown = set(data) - _FIELDS
+        if unknown:
+            raise ValueError(f"email job: unexpected fields {sorted(unknown)}")
+        for field in ("kind", "email"):
+            if field not in data:
+                raise ValueError(f"email job: missing {field!r}")
+        if not isinstance(data["kind"], str):
+            raise ValueError("email job: kind must be a string")
+        return cls(kind=data["kind"], email=data["email"], registration_id=data.get("registration_id"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind.value, "email": self.email, "registration_id": self.registration_id}
+
+    def to_json(self) -> str:
+        import json
+
+        return json.dumps(self.to_dict(), separators=(",", ":"))
+
+
+def _check_email(email: object) -> None:
+    if not isinstance(email, str):
+        raise ValueError("email job: email must be a string")
+    local, at, domain = email.rpartition("@")
+    if (
+        not at
+        or not local
+        or not domain
+        or len(email) > MAX_EMAIL_LENGTH
+        or not email.isprintable()
+        or any(ch.isspace() for ch in email)
+    ):
+        raise ValueError("email job: email is not a normalized address")
+
+
+class EmailQueue:
+    """Puts email jobs on the SQS queue (`EMAIL_QUEUE_URL`)."""
+
+    def __init__(self, queue_url: str, client: Any = None) -> None:
+        self.queue_url = queue_url
+        self._client = client
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> EmailQueue:
+        return cls(settings.email_queue_url)
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            import boto3
+
+            self._client = boto3.client("sqs")
+        return self._client
+
+    def enqueue(self, job: EmailJob) -> None:
+        """Send one job; SQS errors propagate (the caller decides how the API answers)."""
+        self.client.send_message(QueueUrl=self.queue_url, MessageBody=job.to_json())

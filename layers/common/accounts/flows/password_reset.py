@@ -1,0 +1,100 @@
+"""Password reset: request a link, confirm it with a new password, and the worker side."""
+
+from __future__ import annotations
+
+from accounts import tokens
+from accounts.email_jobs import EmailJob, JobKind
+from accounts.emails import Address
+from accounts.errors import InvalidToken, TokenExpired, WeakPassword
+from accounts.mailer import EmailKind, Mailer, render
+from accounts.observability import count
+from accounts.passwords import check_policy
+from accounts.rate_limits import LimitState
+from accounts.repository import RESET, StaleJob, TokenAlreadyUsed, TokenSuperseded
+from accounts.services import Services
+
+
+def request_reset(services: Services, *, email: Address, ip: str) -> LimitState | None:
+    """Same answer and the same work for known and unknown addresses: one job, the worker decides."""
+    now = services.now()
+    state = services.limiter.hit("mail_ip", ip, services.settings.rate_limit_mail_per_ip, now=now)
+    services.queue.enqueue(EmailJob(kind=JobKind.PASSWORD_RESET, email=email.key))
+    return state
+
+
+def confirm_reset(services: Services, *, token: str, password: str, ip: str) -> LimitState | None:
+    settings = services.settings
+    now = services.now()
+    state = services.limiter.hit("token_ip", ip, settings.rate_limit_token_per_ip, now=now)
+    if not tokens.looks_like_token(token):
+        raise InvalidToken()
+    token_hash = tokens.hash_token(token)
+    record = services.repo.get_email_token(RESET, token_hash)
+    if record is None or record.used_at is not None:
+        raise InvalidToken()
+    if tokens.is_expired(record.expires_at, now):
+        raise TokenExpired()
+    # The policy is checked before anything is written: a refused password leaves the token usable.
+    weak = check_policy(
+        password,
+        record.email_key,
+        min_length=settings.password_min_length,
+        require_character_classes=settings.password_require_character_classes,
+    )
+    if weak:
+        raise WeakPassword(errors=weak)
+    try:
+        services.repo.consume_reset(record, token_hash, password_hash=services.hasher.hash(password), now=now)
+    except (TokenAlreadyUsed, TokenSuperseded):
+        raise InvalidToken() from None
+    count("PasswordResets")
+    services.queue.enqueue(EmailJob(kind=JobKind.PASSWORD_CHANGED, email=record.email_key))
+    return state
+
+
+def deliver_reset(services: Services, mailer: Mailer, job: EmailJob, *, first_attempt: bool) -> str:
+    settings = services.settings
+    now = services.now()
+    user = services.repo.get_user(job.email)
+    if user is None:
+        return "unknown_address"
+    if first_attempt and not services.limiter.allow(
+        "email_password_reset", job.email, settings.rate_limit_email_per_address, now=now
+    ):
+        return "email_limited"
+    token = tokens.new_token()
+    try:
+        services.repo.issue_email_token(
+            user, purpose=RESET, token_hash=tokens.hash_token(token), expires_at=now + settings.reset_token_ttl_seconds
+        )
+    except StaleJob:
+        return "stale"
+    ttl_hours = settings.reset_token_ttl_seconds // 3600
+    email = render(
+        EmailKind.PASSWORD_RESET,
+        product_name=settings.product_name,
+        app_base_url=settings.app_base_url,
+        name=user.name,
+        email=user.email,
+        token=token,
+        expires_in_hours=ttl_hours if ttl_hours * 3600 == settings.reset_token_ttl_seconds else None,
+    )
+    mailer.send(user.email, email)
+    return "sent_password_reset"
+
+
+def deliver_password_changed(services: Services, mailer: Mailer, job: EmailJob, *, first_attempt: bool) -> str:
+    """Security notification: always sent (no per-address limit), so an owner always learns of it."""
+    settings = services.settings
+    user = services.repo.get_user(job.email)
+    if user is None:
+        return "unknown_address"
+    email = render(
+        EmailKind.PASSWORD_CHANGED,
+        product_name=settings.product_name,
+        app_base_url=settings.app_base_url,
+        name=user.name,
+        email=user.email,
+    )
+    mailer.send(user.email, email)
+    return "sent_password_changed"

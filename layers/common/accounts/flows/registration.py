@@ -1,0 +1,48 @@
+"""Registration: create an unverified account (or replace a pending one) and queue the email."""
+
+from __future__ import annotations
+
+import uuid
+
+from accounts.email_jobs import EmailJob, JobKind
+from accounts.emails import Address
+from accounts.errors import WeakPassword
+from accounts.observability import count
+from accounts.passwords import check_policy
+from accounts.rate_limits import LimitState
+from accounts.repository import AccountVerified
+from accounts.services import Services
+
+
+def register(services: Services, *, email: Address, password: str, name: str | None, ip: str) -> LimitState | None:
+    """Same work and same answer whether or not the address is taken: the password is always
+    hashed and one job is always queued; the worker decides what to send."""
+    settings = services.settings
+    now = services.now()
+    state = services.limiter.hit("register_ip", ip, settings.rate_limit_register_per_ip, now=now)
+    weak = check_policy(
+        password,
+        email.display,
+        min_length=settings.password_min_length,
+        require_character_classes=settings.password_require_character_classes,
+    )
+    if weak:
+        raise WeakPassword(errors=weak)
+    password_hash = services.hasher.hash(password)
+    registration_id = uuid.uuid4().hex
+    try:
+        services.repo.register(
+            email_key=email.key,
+            display_email=email.display,
+            name=name,
+            password_hash=password_hash,
+            registration_id=registration_id,
+            now=now,
+        )
+        count("Registrations")
+    except AccountVerified:
+        # Nothing changes; the worker sees a verified account and sends the owner a notice.
+        pass
+    # A registration_id marks the job as coming from a registration (a resend has none).
+    services.queue.enqueue(EmailJob(kind=JobKind.VERIFICATION, email=email.key, registration_id=registration_id))
+    return state

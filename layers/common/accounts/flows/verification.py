@@ -1,0 +1,120 @@
+"""Email verification: consuming links, resending them, and the worker side that issues them."""
+
+from __future__ import annotations
+
+from accounts import tokens
+from accounts.email_jobs import EmailJob, JobKind
+from accounts.emails import Address
+from accounts.errors import InvalidToken, TokenExpired
+from accounts.mailer import EmailKind, Mailer, render
+from accounts.observability import count, logger
+from accounts.rate_limits import LimitState
+from accounts.repository import VERIFY, StaleJob, TokenAlreadyUsed, TokenSuperseded
+from accounts.services import Services
+
+
+def verify_email(services: Services, *, token: str, ip: str) -> LimitState | None:
+    now = services.now()
+    state = services.limiter.hit("token_ip", ip, services.settings.rate_limit_token_per_ip, now=now)
+    if not tokens.looks_like_token(token):
+        raise InvalidToken()
+    token_hash = tokens.hash_token(token)
+    record = services.repo.get_email_token(VERIFY, token_hash)
+    if record is None:
+        raise InvalidToken()
+    if record.used_at is not None:
+        # Friendly repeat (a second click, a mail scanner that POSTs): fine while the account is verified.
+        user = services.repo.get_user(record.email_key)
+        if user is not None and user.verified and user.user_id == record.user_id:
+            return state
+        raise InvalidToken()
+    if tokens.is_expired(record.expires_at, now):
+        raise TokenExpired()
+    try:
+        services.repo.consume_verification(record, token_hash, now=now)
+    except TokenAlreadyUsed:
+        # A concurrent request won; its transaction verified the account. No second welcome email.
+        return state
+    except TokenSuperseded:
+        raise InvalidToken() from None
+    count("EmailsVerified")
+    services.queue.enqueue(EmailJob(kind=JobKind.WELCOME, email=record.email_key))
+    return state
+
+
+def resend(services: Services, *, email: Address, ip: str) -> LimitState | None:
+    """Same answer for known, unknown and verified addresses: one job, the worker decides."""
+    now = services.now()
+    state = services.limiter.hit("mail_ip", ip, services.settings.rate_limit_mail_per_ip, now=now)
+    services.queue.enqueue(EmailJob(kind=JobKind.VERIFICATION, email=email.key))
+    return state
+
+
+def deliver_verification(services: Services, mailer: Mailer, job: EmailJob, *, first_attempt: bool) -> str:
+    """Worker: send a verification link to an unverified account, the "already registered" notice
+    to a verified one that someone tried to register, nothing otherwise. Returns the outcome."""
+    settings = services.settings
+    now = services.now()
+    user = services.repo.get_user(job.email)
+    if user is None:
+        return "unknown_address"
+    if user.verified:
+        if job.registration_id is None:
+            return "already_verified"
+        if first_attempt and not services.limiter.allow(
+            "email_already_registered", job.email, settings.rate_limit_email_per_address, now=now
+        ):
+            return "email_limited"
+        email = render(
+            EmailKind.ALREADY_REGISTERED,
+            product_name=settings.product_name,
+            app_base_url=settings.app_base_url,
+            name=user.name,
+            email=user.email,
+        )
+        mailer.send(user.email, email)
+        return "sent_already_registered"
+    if first_attempt and not services.limiter.allow(
+        "email_verification", job.email, settings.rate_limit_email_per_address, now=now
+    ):
+        return "email_limited"
+    token = tokens.new_token()
+    try:
+        services.repo.issue_email_token(
+            user,
+            purpose=VERIFY,
+            token_hash=tokens.hash_token(token),
+            expires_at=now + settings.verify_token_ttl_seconds,
+            registration_id=job.registration_id,
+        )
+    except StaleJob:
+        # Verified or re-registered meanwhile: a newer job carries the current registration.
+        return "stale"
+    email = render(
+        EmailKind.VERIFICATION,
+        product_name=settings.product_name,
+        app_base_url=settings.app_base_url,
+        name=user.name,
+        email=user.email,
+        token=token,
+        expires_in_hours=settings.verify_token_ttl_seconds // 3600 or None,
+    )
+    mailer.send(user.email, email)
+    return "sent_verification"
+
+
+def deliver_welcome(services: Services, mailer: Mailer, job: EmailJob, *, first_attempt: bool) -> str:
+    settings = services.settings
+    user = services.repo.get_user(job.email)
+    if user is None or not user.verified:
+        return "skipped"
+    email = render(
+        EmailKind.WELCOME,
+        product_name=settings.product_name,
+        app_base_url=settings.app_base_url,
+        name=user.name,
+        email=user.email,
+    )
+    mailer.send(user.email, email)
+    logger.debug("welcome email sent")
+    return "sent_welcome"

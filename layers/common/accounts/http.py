@@ -1,0 +1,204 @@
+"""HTTP plumbing shared by every API function: the resolver, problem responses (RFC 9457), the
+spec's security headers, CORS, and the checks that come before any route runs (body size,
+content type, JSON object). Errors become HTTP in this one place."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+
+from accounts import errors
+from accounts.observability import count, logger
+
+MAX_BODY_BYTES = 16 * 1024
+PROBLEM_JSON = "application/problem+json"
+JSON = "application/json"
+
+SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "Strict-Transport-Security": "max-age=63072000; includeSubDomains",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+}
+EXPOSED_HEADERS = "Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset"
+
+# AWS error codes that mean "throttled or briefly unavailable": answered 503 + Retry-After.
+_UNAVAILABLE_CODES = {
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "LimitExceededException",
+    "TransactionInProgressException",
+    "TransactionConflictException",
+}
+
+
+def problem(error: errors.ServiceError) -> Response:
+    body: dict[str, Any] = {
+        "type": f"https://docs.accounts.dev/problems/{error.code.replace('_', '-')}",
+        "title": error.title,
+        "status": error.status,
+        "detail": error.detail,
+        "code": error.code,
+    }
+    if error.errors is not None:
+        body["errors"] = error.errors
+    headers = dict(error.headers)
+    if error.retry_after is not None:
+        headers["Retry-After"] = str(error.retry_after)
+    if error.status == 401 and error.code == "unauthorized":
+        headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+    return Response(status_code=error.status, content_type=PROBLEM_JSON, body=json.dumps(body), headers=headers)
+
+
+def json_response(status: int, payload: Any, headers: dict[str, str] | None = None) -> Response:
+    """A JSON response; the resolver validates `payload` against the route's return annotation."""
+    return Response(status_code=status, content_type=JSON, body=payload, headers=headers or {})
+
+
+def _aws_error_code(error: BaseException) -> str | None:
+    """The AWS error code behind a botocore or pynamodb exception, if any."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        response = getattr(current, "response", None)
+        if isinstance(response, dict) and response.get("Error", {}).get("Code"):
+            return response["Error"]["Code"]
+        current = getattr(current, "cause", None) or current.__cause__
+    return None
+
+
+def is_unavailable(error: BaseException) -> bool:
+    from botocore.exceptions import ConnectionError as BotoConnectionError
+
+    return isinstance(error, BotoConnectionError) or _aws_error_code(error) in _UNAVAILABLE_CODES
+
+
+def _field_errors(validation: RequestValidationError) -> list[dict[str, str]]:
+    fields = []
+    for item in validation.errors():
+        location = [str(part) for part in item.get("loc", ()) if part != "body"]
+        field = ".".join(location) or "body"
+        message = "unknown field" if item.get("type") == "extra_forbidden" else str(item.get("msg", "invalid"))
+        if message.startswith("Value error, "):
+            message = message.removeprefix("Value error, ")
+        fields.append({"field": field, "message": message})
+    return fields
+
+
+def new_app() -> APIGatewayHttpResolver:
+    """A resolver with request validation on and every error mapped to a problem response."""
+    app = APIGatewayHttpResolver(enable_validation=True)
+
+    @app.exception_handler(errors.ServiceError)
+    def _service_error(error: errors.ServiceError) -> Response:
+        if error.status == 429:
+            count("RateLimited")
+        return problem(error)
+
+    @app.exception_handler(RequestValidationError)
+    def _validation_error(error: RequestValidationError) -> Response:
+        fields = _field_errors(error)
+        if any(item.get("type") in ("json_invalid", "model_attributes_type", "dict_type") and
+               [p for p in item.get("loc", ()) if p != "body"] == [] for item in error.errors()):
+            return problem(errors.MalformedRequest())
+        return problem(errors.ValidationFailed(errors=fields))
+
+    @app.not_found
+    def _not_found(_: Exception) -> Response:
+        return problem(errors.NotFound())
+
+    return app
+
+
+def _is_json(content_type: str) -> bool:
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return media_type == JSON or (media_type.startswith("application/") and media_type.endswith("+json"))
+
+
+def _precheck(event: dict[str, Any]) -> errors.ServiceError | None:
+    """What must be refused before routing: too large, not JSON, not a JSON object."""
+    body = event.get("body")
+    if body is None or body == "":
+        if event.get("requestContext", {}).get("http", {}).get("method") == "POST":
+            return errors.MalformedRequest("The request needs a JSON object body.")
+        return None
+    raw = base64.b64decode(body) if event.get("isBase64Encoded") else body.encode()
+    if len(raw) > MAX_BODY_BYTES:
+        return errors.PayloadTooLarge()
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    content_type = headers.get("content-type", "")
+    if content_type and not _is_json(content_type):
+        return errors.UnsupportedMediaType()
+    try:
+        text = raw.decode("utf-8")
+        parsed = json.loads(text)
+    except (UnicodeDecodeError, ValueError):
+        return errors.MalformedRequest("The body is not valid JSON.")
+    if not isinstance(parsed, dict):
+        return errors.MalformedRequest()
+    # Hand the resolver the decoded text, so validation never sees base64.
+    event["body"] = text
+    event["isBase64Encoded"] = False
+    return None
+
+
+def _as_result(response: Response) -> dict[str, Any]:
+    headers = {"Content-Type": response.headers.get("Content-Type", PROBLEM_JSON)}
+    headers.update({k: v for k, v in response.headers.items() if isinstance(v, str)})
+    return {"statusCode": response.status_code, "headers": headers, "body": response.body, "isBase64Encoded": False}
+
+
+def _finish(result: dict[str, Any], event: dict[str, Any], allowed_origins: Callable[[], frozenset[str]]) -> dict:
+    headers = {k: v for k, v in (result.get("headers") or {}).items() if not k.lower().startswith("access-control-")}
+    headers.update(SECURITY_HEADERS)
+    origin = next((v for k, v in (event.get("headers") or {}).items() if k.lower() == "origin"), None)
+    if origin:
+        try:
+            allowed = origin.rstrip("/") in allowed_origins()
+        except Exception:  # noqa: BLE001 - bad configuration is reported elsewhere
+            allowed = False
+        if allowed:
+            headers["Access-Control-Allow-Origin"] = origin
+            headers["Access-Control-Expose-Headers"] = EXPOSED_HEADERS
+            headers["Vary"] = "Origin"
+    result["headers"] = headers
+    return result
+
+
+def handle(app: APIGatewayHttpResolver, event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Run one API Gateway v2 event through `app` with the checks and headers every route needs."""
+    from accounts.settings import get_settings
+
+    def allowed_origins() -> frozenset[str]:
+        return get_settings().allowed_origins
+
+    try:
+        refused = _precheck(event)
+        result = _as_result(problem(refused)) if refused else app.resolve(event, context)
+    except errors.ServiceError as error:
+        result = _as_result(problem(error))
+    except Exception as error:  # noqa: BLE001 - last line of defence: never a stack trace out
+        if is_unavailable(error):
+            logger.warning("dependency unavailable", extra={"error_code": _aws_error_code(error)})
+            count("DependencyUnavailable")
+            result = _as_result(problem(errors.ServiceUnavailable(retry_after=1)))
+        else:
+            logger.exception("unhandled error")
+            count("UnhandledErrors")
+            result = _as_result(problem(errors.ServiceError()))
+    return _finish(result, event, allowed_origins)
+
+
+def source_ip(app: APIGatewayHttpResolver) -> str:
+    """API Gateway's view of the caller, never a client-supplied header."""
+    return app.current_event.request_context.http.source_ip

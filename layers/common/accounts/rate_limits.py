@@ -1,0 +1,104 @@
+"""Fixed-window rate limits on DynamoDB atomic counters (one UpdateItem ADD per hit).
+
+Subjects (IP addresses, email addresses) are hashed into the counter key: counters are
+operational data and need not hold personal data in clear.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Protocol
+
+from accounts.errors import RateLimited
+from accounts.settings import RateLimit
+
+
+class CounterStore(Protocol):
+    def add_to_counter(self, key: str, *, expires_at: int) -> int: ...
+
+
+@dataclass(frozen=True)
+class Window:
+    index: int
+    ends_at: int
+
+    @classmethod
+    def at(cls, now: int, seconds: int) -> Window:
+        index = now // seconds
+        return cls(index=index, ends_at=(index + 1) * seconds)
+
+
+@dataclass(frozen=True)
+class LimitState:
+    """What the RateLimit-* response headers say about one limit after a request."""
+
+    limit: int
+    remaining: int
+    reset: int  # seconds until the window ends
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "RateLimit-Limit": str(self.limit),
+            "RateLimit-Remaining": str(self.remaining),
+            "RateLimit-Reset": str(self.reset),
+        }
+
+
+def counter_key(name: str, subject: str, window: Window) -> str:
+    digest = hashlib.sha256(subject.encode()).hexdigest()[:32]
+    return f"RATE#{name}#{digest}#{window.index}"
+
+
+def _refuse(state: LimitState, retry_after: int, detail: str | None = None) -> RateLimited:
+    return RateLimited(detail, retry_after=max(1, retry_after), headers=state.headers())
+
+
+class RateLimiter:
+    def __init__(self, store: CounterStore) -> None:
+        self.store = store
+
+    def hit(self, name: str, subject: str, limit: RateLimit, *, now: int) -> LimitState | None:
+        """Count one request; raise RateLimited (429) when it is over the limit. None when disabled."""
+        if not limit.enabled:
+            return None
+        window = Window.at(now, limit.seconds)
+        hits = self.store.add_to_counter(counter_key(name, subject, window), expires_at=window.ends_at)
+        state = LimitState(limit=limit.count, remaining=max(0, limit.count - hits), reset=window.ends_at - now)
+        if hits > limit.count:
+            raise _refuse(state, window.ends_at - now)
+        return state
+
+    def allow(self, name: str, subject: str, limit: RateLimit, *, now: int) -> bool:
+        """Count one event and say whether it is within the limit (for limits that must not show)."""
+        if not limit.enabled:
+            return True
+        window = Window.at(now, limit.seconds)
+        return self.store.add_to_counter(counter_key(name, subject, window), expires_at=window.ends_at) <= limit.count
+
+
+class Lockout:
+    """Failed logins per email address, counted whether or not an account exists."""
+
+    NAME = "lockout"
+
+    def __init__(self, store: CounterStore, limit: RateLimit) -> None:
+        self.store = store
+        self.limit = limit
+
+    def key(self, email_key: str, *, now: int) -> str | None:
+        if not self.limit.enabled:
+            return None
+        return counter_key(self.NAME, email_key, Window.at(now, self.limit.seconds))
+
+    def check(self, failures: int, *, now: int) -> None:
+        """Raise RateLimited while the address has used up its failures in this window."""
+        if self.limit.enabled and failures >= self.limit.count:
+            window = Window.at(now, self.limit.seconds)
+            state = LimitState(limit=self.limit.count, remaining=0, reset=window.ends_at - now)
+            raise _refuse(state, window.ends_at - now, "Too many failed logins for this address; try again later.")
+
+    def record_failure(self, email_key: str, *, now: int) -> None:
+        if self.limit.enabled:
+            window = Window.at(now, self.limit.seconds)
+            self.store.add_to_counter(counter_key(self.NAME, email_key, window), expires_at=window.ends_at)

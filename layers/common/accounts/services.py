@@ -1,0 +1,47 @@
+"""The collaborators every flow needs, built once per container on first use (never at import).
+
+Flows take a `Services` as an argument, so tests can hand them fakes or moto-backed ones."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from accounts import clock
+from accounts.email_jobs import EmailQueue
+from accounts.passwords import PasswordHasher
+from accounts.rate_limits import Lockout, RateLimiter
+from accounts.repository import Repository
+from accounts.settings import Settings, get_settings
+
+
+@dataclass
+class Services:
+    settings: Settings
+    repo: Repository
+    hasher: PasswordHasher
+    queue: EmailQueue
+    now: Callable[[], int] = clock.now
+
+    @property
+    def limiter(self) -> RateLimiter:
+        return RateLimiter(self.repo)
+
+    @property
+    def lockout(self) -> Lockout:
+        return Lockout(self.repo, self.settings.login_lockout)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Services:
+        return cls(
+            settings=settings,
+            repo=Repository(settings.table_name),
+            hasher=PasswordHasher.from_settings(settings),
+            queue=EmailQueue.from_settings(settings),
+        )
+
+
+@functools.cache
+def get_services() -> Services:
+    return Services.from_settings(get_settings())
