@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from accounts import clock
 from accounts.email_jobs import EmailQueue
+from accounts.mailer import Mailer
 from accounts.passwords import PasswordHasher
 from accounts.rate_limits import Lockout, RateLimiter
 from accounts.repository import Repository
@@ -45,3 +46,9 @@ class Services:
 @functools.cache
 def get_services() -> Services:
     return Services.from_settings(get_settings())
+
+
+@functools.cache
+def get_mailer() -> Mailer:
+    """One mailer (one SES client) per container; only the email worker needs it."""
+    return Mailer.from_settings(get_settings())

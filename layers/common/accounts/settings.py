@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import functools
 import logging
-from typing import NamedTuple
+from typing import Annotated, NamedTuple
 from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings.exceptions import SettingsError
 
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
@@ -42,6 +43,10 @@ class RateLimit(NamedTuple):
         if limit.seconds <= 0:
             raise ValueError("the window must be at least one second")
         return limit
+
+
+# "COUNT/SECONDS" in the environment; NoDecode stops pydantic-settings from expecting JSON.
+Limit = Annotated[RateLimit, NoDecode]
 
 
 class Settings(BaseSettings):
@@ -75,12 +80,12 @@ class Settings(BaseSettings):
     cors_allowed_origins: str = ""
     unverified_account_ttl_days: int = Field(default=7, ge=0)
 
-    rate_limit_register_per_ip: RateLimit = RateLimit(20, 3600)
-    rate_limit_email_per_address: RateLimit = RateLimit(3, 3600)
-    rate_limit_mail_per_ip: RateLimit = RateLimit(20, 3600)
-    rate_limit_login_per_ip: RateLimit = RateLimit(60, 60)
-    login_lockout: RateLimit = RateLimit(5, 900)
-    rate_limit_token_per_ip: RateLimit = RateLimit(30, 60)
+    rate_limit_register_per_ip: Limit = RateLimit(20, 3600)
+    rate_limit_email_per_address: Limit = RateLimit(3, 3600)
+    rate_limit_mail_per_ip: Limit = RateLimit(20, 3600)
+    rate_limit_login_per_ip: Limit = RateLimit(60, 60)
+    login_lockout: Limit = RateLimit(5, 900)
+    rate_limit_token_per_ip: Limit = RateLimit(30, 60)
 
     @field_validator(
         "rate_limit_register_per_ip",
@@ -140,5 +145,9 @@ def get_settings() -> Settings:
         message = f"invalid configuration: {variable}: {first['msg']}"
         # One line, no values: a misconfigured secret id or URL is still configuration, not a secret,
         # but the value is not needed to fix it and keeping it out is the safe default.
+        logging.getLogger("accounts.settings").error(message)
+        raise ConfigurationError(message) from None
+    except SettingsError as error:  # a value pydantic-settings could not even parse
+        message = f"invalid configuration: {error}"
         logging.getLogger("accounts.settings").error(message)
         raise ConfigurationError(message) from None

@@ -1,0 +1,118 @@
+"""The session flow: login, refresh, logout, me, the key set and the discovery document.
+
+Also the $default route, so an unknown route gets the service's problem response."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+
+from accounts.http import handle, json_response, new_app, source_ip
+from accounts.observability import logger, metrics
+from accounts.schemas import LoginRequest, Profile, RefreshRequest, TokenResponse, problem_responses
+
+app = new_app()
+
+
+@app.post(
+    "/v1/auth/login",
+    summary="Log in",
+    description="Exchanges email and password for an access token and a refresh token. Unknown email and "
+    "wrong password answer the same 401.",
+    responses={200: {"description": "Tokens", "content": {"application/json": {"model": TokenResponse}}},
+               **problem_responses(400, 401, 403, 413, 415, 422, 429, 500, 503)},
+    tags=["sessions"],
+)
+def login(body: LoginRequest) -> Response[TokenResponse]:
+    from accounts.emails import parse_address
+    from accounts.flows.sessions import login as log_in
+    from accounts.jwt_keys import get_signing_keys
+    from accounts.services import get_services
+
+    issued, state = log_in(
+        get_services(), get_signing_keys(), email=parse_address(body.email), password=body.password, ip=source_ip(app)
+    )
+    return json_response(200, issued.as_response(), state.headers() if state else None)
+
+
+@app.post(
+    "/v1/auth/refresh",
+    summary="Rotate a refresh token",
+    description="Returns new tokens; the presented refresh token is retired. Presenting a retired token "
+    "revokes its whole family.",
+    responses={200: {"description": "Tokens", "content": {"application/json": {"model": TokenResponse}}},
+               **problem_responses(400, 401, 413, 415, 422, 429, 500, 503)},
+    tags=["sessions"],
+)
+def refresh(body: RefreshRequest) -> Response[TokenResponse]:
+    from accounts.flows.sessions import refresh as rotate
+    from accounts.jwt_keys import get_signing_keys
+    from accounts.services import get_services
+
+    issued, state = rotate(get_services(), get_signing_keys(), refresh_token=body.refresh_token, ip=source_ip(app))
+    return json_response(200, issued.as_response(), state.headers() if state else None)
+
+
+@app.post(
+    "/v1/auth/logout",
+    summary="Log out",
+    description="Revokes the refresh token and its family. Answers 204 for unknown or already revoked tokens too.",
+    responses={204: {"description": "Logged out"}, **problem_responses(400, 413, 415, 422, 500, 503)},
+    tags=["sessions"],
+)
+def logout(body: RefreshRequest) -> Response[None]:
+    from accounts.flows.sessions import logout as revoke
+    from accounts.services import get_services
+
+    revoke(get_services(), refresh_token=body.refresh_token)
+    return Response(status_code=204, body=None)
+
+
+@app.get(
+    "/v1/auth/me",
+    summary="The caller's profile",
+    description="Needs `Authorization: Bearer <access token>`; checked by the API's JWT authorizer.",
+    responses={200: {"description": "Profile", "content": {"application/json": {"model": Profile}}},
+               **problem_responses(401, 500, 503)},
+    tags=["sessions"],
+)
+def me() -> Profile:
+    from accounts.flows.sessions import profile
+    from accounts.services import get_services
+
+    authorizer = app.current_event.request_context.authorizer
+    claims = (authorizer.jwt_claim if authorizer else None) or {}
+    return Profile(**profile(get_services(), claims=claims))
+
+
+@app.get(
+    "/.well-known/jwks.json",
+    summary="Public signing keys (JWK Set)",
+    responses={200: {"description": "JWK Set", "content": {"application/json": {"schema": {"type": "object"}}}}},
+    tags=["keys"],
+)
+def jwks() -> dict:
+    from accounts.jwt_keys import get_signing_keys, jwks as key_set
+
+    return key_set(get_signing_keys())
+
+
+@app.get(
+    "/.well-known/openid-configuration",
+    summary="Discovery document",
+    responses={200: {"description": "Issuer, jwks_uri, algorithms",
+                     "content": {"application/json": {"schema": {"type": "object"}}}}},
+    tags=["keys"],
+)
+def openid_configuration() -> dict:
+    from accounts.jwt_keys import openid_configuration as discovery
+    from accounts.settings import get_settings
+
+    return discovery(get_settings().jwt_issuer)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return handle(app, event, context)

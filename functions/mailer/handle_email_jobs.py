@@ -1,0 +1,65 @@
+"""SQS worker: sends the email of each job, with partial batch failures.
+
+A job whose delivery fails (SES down, throttled) is reported back to SQS and retried; after the
+queue's last attempt it moves to the dead-letter queue. Each flow's delivery logic lives beside
+the rest of that flow in accounts.flows; this module only dispatches."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from accounts.observability import count, logger, metrics
+
+# Report failed records instead of failing the invocation, also when every record failed.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+
+def _deliveries() -> dict[str, Any]:
+    from accounts.flows import password_reset, verification
+
+    return {
+        "verification": verification.deliver_verification,
+        "welcome": verification.deliver_welcome,
+        "password_reset": password_reset.deliver_reset,
+        "password_changed": password_reset.deliver_password_changed,
+    }
+
+
+def record_handler(record: SQSRecord) -> str:
+    from accounts.email_jobs import EmailJob
+    from accounts.services import get_mailer, get_services
+
+    try:
+        job = EmailJob.parse(record.body)
+    except ValueError:
+        # Retrying cannot fix a malformed job: drop it, loudly.
+        logger.error("dropping malformed email job", extra={"message_id": record.message_id})
+        count("InvalidEmailJobs")
+        return "invalid"
+    services = get_services()
+    first_attempt = int(record.attributes.approximate_receive_count or 1) <= 1
+    try:
+        outcome = _deliveries()[job.kind](services, get_mailer(), job, first_attempt=first_attempt)
+    except Exception as error:
+        # Never the message body or the email (it carries a token): kind, type and AWS code only.
+        code = getattr(error, "response", {}).get("Error", {}).get("Code") if hasattr(error, "response") else None
+        logger.warning(
+            "email delivery failed; SQS will retry",
+            extra={"kind": str(job.kind), "error_type": type(error).__name__, "error_code": code,
+                   "message_id": record.message_id},
+        )
+        count("EmailDeliveryFailures")
+        raise
+    logger.info("email job done", extra={"kind": str(job.kind), "outcome": outcome})
+    if outcome.startswith("sent_"):
+        count("EmailsSent")
+    return outcome
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

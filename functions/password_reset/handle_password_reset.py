@@ -1,0 +1,55 @@
+"""POST /v1/auth/password-reset and POST /v1/auth/password-reset/confirm."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+
+from accounts.http import handle, json_response, new_app, source_ip
+from accounts.observability import logger, metrics
+from accounts.schemas import EmailRequest, Message, PasswordChanged, ResetConfirmRequest, problem_responses
+
+REQUESTED = "If the address has an account, a link to reset the password is on its way."
+
+app = new_app()
+
+
+@app.post(
+    "/v1/auth/password-reset",
+    summary="Request a password reset link",
+    description="Same answer for known and unknown addresses.",
+    responses={202: {"description": "Accepted", "content": {"application/json": {"model": Message}}},
+               **problem_responses(400, 413, 415, 422, 429, 500, 503)},
+    tags=["accounts"],
+)
+def request_reset(body: EmailRequest) -> Response[Message]:
+    from accounts.emails import parse_address
+    from accounts.flows.password_reset import request_reset as request
+    from accounts.services import get_services
+
+    state = request(get_services(), email=parse_address(body.email), ip=source_ip(app))
+    return json_response(202, Message(message=REQUESTED).model_dump(), state.headers() if state else None)
+
+
+@app.post(
+    "/v1/auth/password-reset/confirm",
+    summary="Set a new password with a reset token",
+    description="Consumes the reset token, sets the password, marks the email verified and revokes every "
+    "session of the user. A password refused by the policy leaves the token usable.",
+    responses={200: {"description": "Password changed", "content": {"application/json": {"model": PasswordChanged}}},
+               **problem_responses(400, 410, 413, 415, 422, 429, 500, 503)},
+    tags=["accounts"],
+)
+def confirm_reset(body: ResetConfirmRequest) -> Response[PasswordChanged]:
+    from accounts.flows.password_reset import confirm_reset as confirm
+    from accounts.services import get_services
+
+    state = confirm(get_services(), token=body.token, password=body.password, ip=source_ip(app))
+    return json_response(200, PasswordChanged().model_dump(), state.headers() if state else None)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return handle(app, event, context)

@@ -1,0 +1,55 @@
+"""POST /v1/auth/verify-email and POST /v1/auth/verify-email/resend."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+
+from accounts.http import handle, json_response, new_app, source_ip
+from accounts.observability import logger, metrics
+from accounts.schemas import EmailRequest, EmailVerified, Message, TokenRequest, problem_responses
+
+RESENT = "If the address has an account waiting for verification, a new link is on its way."
+
+app = new_app()
+
+
+@app.post(
+    "/v1/auth/verify-email",
+    summary="Verify an email address",
+    description="Consumes the token of a verification link. Presenting an already used token again, once "
+    "the account is verified, answers 200 with no side effect.",
+    responses={200: {"description": "Verified", "content": {"application/json": {"model": EmailVerified}}},
+               **problem_responses(400, 410, 413, 415, 422, 429, 500, 503)},
+    tags=["accounts"],
+)
+def verify_email(body: TokenRequest) -> Response[EmailVerified]:
+    from accounts.flows.verification import verify_email as consume
+    from accounts.services import get_services
+
+    state = consume(get_services(), token=body.token, ip=source_ip(app))
+    return json_response(200, EmailVerified().model_dump(), state.headers() if state else None)
+
+
+@app.post(
+    "/v1/auth/verify-email/resend",
+    summary="Send a fresh verification link",
+    description="Same answer for known, unknown and already verified addresses.",
+    responses={202: {"description": "Accepted", "content": {"application/json": {"model": Message}}},
+               **problem_responses(400, 413, 415, 422, 429, 500, 503)},
+    tags=["accounts"],
+)
+def resend(body: EmailRequest) -> Response[Message]:
+    from accounts.emails import parse_address
+    from accounts.flows.verification import resend as resend_link
+    from accounts.services import get_services
+
+    state = resend_link(get_services(), email=parse_address(body.email), ip=source_ip(app))
+    return json_response(202, Message(message=RESENT).model_dump(), state.headers() if state else None)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return handle(app, event, context)
