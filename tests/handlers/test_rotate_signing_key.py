@@ -63,7 +63,11 @@ def begin_rotation(token: str, *, enable: bool = True) -> None:
     secret.rotation_requested = True
     secret.rotation_enabled = enable
     secret.remove_version_stages_from_old_versions(["AWSPENDING"])
-    secret.versions[token] = {"createdate": int(time.time()), "version_id": token, "version_stages": ["AWSPENDING"]}
+    secret.versions[token] = {
+        "createdate": int(time.time()),
+        "version_id": token,
+        "version_stages": ["AWSPENDING"],
+    }
 
 
 def invoke(step: str, token: str) -> None:
@@ -86,7 +90,9 @@ def value(client: Any, stage: str) -> str:
     return client.get_secret_value(SecretId=SECRET, VersionStage=stage)["SecretString"]
 
 
-def test_first_rotation_replaces_placeholder_and_keys_ignore_it_as_previous(client: Any, log: RecordingLogger) -> None:
+def test_first_rotation_replaces_placeholder_and_keys_ignore_it_as_previous(
+    client: Any, log: RecordingLogger
+) -> None:
     placeholder_version = next(iter(stages(client)))
     token = rotate()
 
@@ -101,7 +107,9 @@ def test_first_rotation_replaces_placeholder_and_keys_ignore_it_as_previous(clie
     assert len(jwks(keys)["keys"]) == 1
 
 
-def test_second_rotation_publishes_both_keys_and_old_tokens_still_verify(client: Any, log: RecordingLogger) -> None:
+def test_second_rotation_publishes_both_keys_and_old_tokens_still_verify(
+    client: Any, log: RecordingLogger
+) -> None:
     rotate()
     before = load_signing_keys(SECRET, client=client)
     now = int(time.time())
@@ -128,9 +136,13 @@ def test_create_secret_is_idempotent_for_a_retried_step(client: Any, log: Record
     token = str(uuid.uuid4())
     begin_rotation(token)
     invoke("createSecret", token)
-    pending = client.get_secret_value(SecretId=SECRET, VersionId=token, VersionStage="AWSPENDING")["SecretString"]
+    pending = client.get_secret_value(SecretId=SECRET, VersionId=token, VersionStage="AWSPENDING")[
+        "SecretString"
+    ]
     invoke("createSecret", token)
-    again = client.get_secret_value(SecretId=SECRET, VersionId=token, VersionStage="AWSPENDING")["SecretString"]
+    again = client.get_secret_value(SecretId=SECRET, VersionId=token, VersionStage="AWSPENDING")[
+        "SecretString"
+    ]
     assert again == pending
     assert value(client, "AWSCURRENT") == PLACEHOLDER  # nothing is current before finishSecret
 

@@ -122,11 +122,15 @@ class SigningKeys:
 
     __slots__ = ("_jwks", "kid", "private_key", "public_keys")
 
-    def __init__(self, private_key: RSAPrivateKey, previous_public_keys: tuple[RSAPublicKey, ...] = ()) -> None:
+    def __init__(
+        self, private_key: RSAPrivateKey, previous_public_keys: tuple[RSAPublicKey, ...] = ()
+    ) -> None:
         from cryptography.hazmat.primitives.asymmetric import rsa
 
         if not isinstance(private_key, rsa.RSAPrivateKey) or private_key.key_size < MIN_KEY_BITS:
-            raise SigningKeyError(f"the signing key must be an RSA private key of at least {MIN_KEY_BITS} bits")
+            raise SigningKeyError(
+                f"the signing key must be an RSA private key of at least {MIN_KEY_BITS} bits"
+            )
         current = public_jwk(private_key.public_key())
         self.private_key = private_key
         self.kid: str = current["kid"]
@@ -310,7 +314,9 @@ def verify_access_token(
     from accounts import clock
 
     public_keys = (
-        keys_or_public_keys.public_keys if isinstance(keys_or_public_keys, SigningKeys) else keys_or_public_keys
+        keys_or_public_keys.public_keys
+        if isinstance(keys_or_public_keys, SigningKeys)
+        else keys_or_public_keys
     )
     if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_CHARS:
         raise AccessTokenRejected("malformed token")
@@ -382,7 +388,9 @@ def public_keys_from_jwks(document: Mapping[str, Any]) -> dict[str, RSAPublicKey
         if jwk.get("alg", ALGORITHM) != ALGORITHM or jwk.get("use", "sig") != "sig":
             continue
         try:
-            public_key = RSAPublicNumbers(_b64url_decode_uint(jwk["e"]), _b64url_decode_uint(jwk["n"])).public_key()
+            public_key = RSAPublicNumbers(
+                _b64url_decode_uint(jwk["e"]), _b64url_decode_uint(jwk["n"])
+            ).public_key()
         except (KeyError, TypeError, ValueError):
             continue
         if public_key.key_size < MIN_KEY_BITS:

@@ -215,7 +215,7 @@ class Repository:
     def get_user_and_counter(self, email_key: str, counter_key: str) -> tuple[User | None, int]:
         """1 round trip (BatchGetItem): the user and a counter, for login."""
         response = self._connection().batch_get_item(
-            self.table_name, [User.key(email_key), counter_key], consistent_read=True
+            self.table_name, [{"pk": User.key(email_key)}, {"pk": counter_key}], consistent_read=True
         )
         items = response.get("Responses", {}).get(self.table_name, [])
         unprocessed = response.get("UnprocessedKeys", {}).get(self.table_name)
