@@ -77,12 +77,16 @@ def lambda_handler(event: dict[str, Any], context: Any) -> None:
     }
     if step not in steps:
         raise RotationError(f"unknown rotation step {step!r}")
-    logger.info("rotating signing key", extra={"step": step, "secret_arn": metadata.get("ARN"), "version_id": token})
+    logger.info(
+        "rotating signing key", extra={"step": step, "secret_arn": metadata.get("ARN"), "version_id": token}
+    )
     steps[step](client, secret_id, token, versions)
 
 
 def create_secret(client: Any, secret_id: str, token: str, versions: dict[str, list[str]]) -> None:
-    client.get_secret_value(SecretId=secret_id, VersionStage=CURRENT)  # the secret must exist and have a current value
+    client.get_secret_value(
+        SecretId=secret_id, VersionStage=CURRENT
+    )  # the secret must exist and have a current value
     try:
         client.get_secret_value(SecretId=secret_id, VersionId=token, VersionStage=PENDING)
     except Exception as error:
@@ -134,6 +138,4 @@ def finish_secret(client: Any, secret_id: str, token: str, versions: dict[str, l
     if current_version is not None:
         arguments["RemoveFromVersionId"] = current_version
     client.update_secret_version_stage(**arguments)
-    logger.info(
-        "signing key rotated", extra={"version_id": token, "previous_version_id": current_version}
-    )
+    logger.info("signing key rotated", extra={"version_id": token, "previous_version_id": current_version})

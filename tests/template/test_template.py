@@ -1,0 +1,531 @@
+"""template.yaml against the product contract: routes, authorizer, configuration, data, events.
+
+The template is parsed with a yaml SafeLoader that reads CloudFormation short tags (`!Ref X`,
+`!GetAtt A.B`, `!Sub ...`) as their long JSON forms.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE_PATH = REPO_ROOT / "template.yaml"
+EVENTS_DIR = REPO_ROOT / "events"
+
+
+class CfnLoader(yaml.SafeLoader):
+    """SafeLoader that reads `!Ref X`, `!GetAtt A.B`, `!Sub ...` etc. as their long JSON forms."""
+
+
+def _construct_cfn_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    if suffix == "Ref":
+        return {"Ref": value}
+    if suffix == "Condition":
+        return {"Condition": value}
+    if suffix == "GetAtt" and isinstance(value, str):
+        return {"Fn::GetAtt": value.split(".", 1)}
+    return {f"Fn::{suffix}": value}
+
+
+CfnLoader.add_multi_constructor("!", _construct_cfn_tag)
+
+
+def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+    with path.open(encoding="utf-8") as handle:
+        data = yaml.load(handle, Loader=CfnLoader)  # noqa: S506 - a SafeLoader subclass
+    assert isinstance(data, dict), f"{path} is not a mapping"
+    return data
+
+
+def http_routes(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Route key ("POST /v1/auth/login", or "$default") -> {function, event, properties}."""
+    routes: dict[str, dict[str, Any]] = {}
+    for logical_id, resource in template["Resources"].items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        for event_name, event in (resource["Properties"].get("Events") or {}).items():
+            if event.get("Type") != "HttpApi":
+                continue
+            properties = event.get("Properties") or {}
+            path = properties.get("Path", "$default")
+            method = str(properties.get("Method", "ANY")).upper()
+            key = "$default" if path == "$default" else f"{method} {path}"
+            assert key not in routes, f"route {key} is declared twice"
+            routes[key] = {"function": logical_id, "event": event_name, "properties": properties}
+    return routes
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    return load_template()
+
+
+@pytest.fixture(scope="module")
+def routes(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return http_routes(template)
+
+
+@pytest.fixture(scope="module")
+def sample_events() -> dict[str, dict[str, Any]]:
+    """events/*.json by file name."""
+    paths = sorted(EVENTS_DIR.glob("*.json"))
+    return {path.name: json.loads(path.read_text(encoding="utf-8")) for path in paths}
+
+
+# Spec section 2: method and path -> function (logical ids of template.yaml), plus the catch-all.
+SPEC_ROUTES = {
+    "POST /v1/auth/register": "RegisterFunction",
+    "POST /v1/auth/verify-email": "VerifyEmailFunction",
+    "POST /v1/auth/verify-email/resend": "VerifyEmailFunction",
+    "POST /v1/auth/password-reset": "PasswordResetFunction",
+    "POST /v1/auth/password-reset/confirm": "PasswordResetFunction",
+    "POST /v1/auth/login": "LoginFunction",
+    "POST /v1/auth/refresh": "LoginFunction",
+    "POST /v1/auth/logout": "LoginFunction",
+    "GET /v1/auth/me": "LoginFunction",
+    "GET /.well-known/jwks.json": "LoginFunction",
+    "GET /.well-known/openid-configuration": "LoginFunction",
+}
+CATCH_ALL = "$default"
+PROTECTED_ROUTES = {"GET /v1/auth/me"}
+
+# Functions: CodeUri and Handler (docs/architecture.md).
+FUNCTIONS = {
+    "RegisterFunction": ("functions/register", "handle_register.lambda_handler"),
+    "VerifyEmailFunction": ("functions/verify_email", "handle_verify_email.lambda_handler"),
+    "PasswordResetFunction": ("functions/password_reset", "handle_password_reset.lambda_handler"),
+    "LoginFunction": ("functions/login", "handle_session.lambda_handler"),
+    "CleanupFunction": ("functions/cleanup", "handle_cleanup.lambda_handler"),
+    "MailerFunction": ("functions/mailer", "handle_email_jobs.lambda_handler"),
+    "SigningKeyRotationFunction": ("functions/login", "rotate_signing_key.lambda_handler"),
+}
+
+# Spec section 4: every configuration variable, with its default where the spec gives one.
+SPEC_VARIABLES = {
+    "TABLE_NAME": None,
+    "APP_BASE_URL": None,
+    "PRODUCT_NAME": None,
+    "EMAIL_FROM": None,
+    "SES_CONFIGURATION_SET": None,
+    "JWT_ISSUER": None,
+    "JWT_AUDIENCE": None,
+    "SIGNING_KEY_SECRET_ID": None,
+    "EMAIL_QUEUE_URL": None,
+    "ACCESS_TOKEN_TTL_SECONDS": "900",
+    "REFRESH_TOKEN_TTL_SECONDS": "604800",
+    "VERIFY_TOKEN_TTL_SECONDS": "86400",
+    "RESET_TOKEN_TTL_SECONDS": "3600",
+    "PASSWORD_MIN_LENGTH": "12",
+    "PASSWORD_REQUIRE_CHARACTER_CLASSES": "true",
+    "ARGON2_MEMORY_KIB": "19456",
+    "ARGON2_TIME_COST": "2",
+    "ARGON2_PARALLELISM": "1",
+    "CORS_ALLOWED_ORIGINS": "",
+    "UNVERIFIED_ACCOUNT_TTL_DAYS": "7",
+    "RATE_LIMIT_REGISTER_PER_IP": "20/3600",
+    "RATE_LIMIT_EMAIL_PER_ADDRESS": "3/3600",
+    "RATE_LIMIT_MAIL_PER_IP": "20/3600",
+    "RATE_LIMIT_LOGIN_PER_IP": "60/60",
+    "LOGIN_LOCKOUT": "5/900",
+    "RATE_LIMIT_TOKEN_PER_IP": "30/60",
+}
+RESOURCE_VARIABLES = {
+    "TABLE_NAME": "AccountsTable",
+    "EMAIL_QUEUE_URL": "EmailQueue",
+    "SIGNING_KEY_SECRET_ID": "SigningKeySecret",
+    "SES_CONFIGURATION_SET": "EmailConfigurationSet",
+}
+RATE_LIMIT_VARIABLES = [
+    name for name in SPEC_VARIABLES if name.startswith("RATE_LIMIT_") or name == "LOGIN_LOCKOUT"
+]
+
+
+def _environment(template: dict[str, Any]) -> dict[str, Any]:
+    return template["Globals"]["Function"]["Environment"]["Variables"]
+
+
+def _functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        logical_id: resource["Properties"]
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::Function"
+    }
+
+
+def _has_intrinsic(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(
+            key == "Ref" or key.startswith("Fn::") or _has_intrinsic(item) for key, item in value.items()
+        )
+    if isinstance(value, list):
+        return any(_has_intrinsic(item) for item in value)
+    return False
+
+
+# ------------------------------------------------------------------------------- sam validate
+
+
+@pytest.mark.slow
+def test_sam_validate_lint_passes() -> None:
+    sam = Path(sys.executable).parent / "sam"
+    if not sam.exists():
+        pytest.skip(f"the sam CLI is not installed next to {sys.executable} (pip install aws-sam-cli)")
+    env = {**os.environ, "SAM_CLI_TELEMETRY": "0"}
+    result = subprocess.run(
+        [str(sam), "validate", "--lint", "--region", "us-east-1", "--template-file", str(TEMPLATE_PATH)],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=280,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "is a valid SAM Template" in output, output
+    # cfn-lint reports warnings as rule matches too ([W....]); none are allowed.
+    assert not re.search(r"\[[EW]\d{4}", output), output
+
+
+# ------------------------------------------------------------------------------------ routes
+
+
+def test_routes_are_exactly_the_spec_routes_plus_catch_all(routes: dict[str, dict[str, Any]]) -> None:
+    assert set(routes) == set(SPEC_ROUTES) | {CATCH_ALL}
+
+
+@pytest.mark.parametrize("route_key", sorted(SPEC_ROUTES))
+def test_each_route_is_served_by_the_function_the_spec_names(
+    routes: dict[str, dict[str, Any]], route_key: str
+) -> None:
+    assert routes[route_key]["function"] == SPEC_ROUTES[route_key]
+
+
+def test_catch_all_goes_to_the_session_function_for_problem_json_404(
+    routes: dict[str, dict[str, Any]],
+) -> None:
+    catch_all = routes[CATCH_ALL]
+    assert catch_all["function"] == "LoginFunction"
+    assert str(catch_all["properties"].get("Method", "ANY")).upper() == "ANY"
+
+
+def test_every_route_uses_the_http_api_with_payload_2(routes: dict[str, dict[str, Any]]) -> None:
+    for key, route in routes.items():
+        assert route["properties"].get("ApiId") == {"Ref": "HttpApi"}, key
+        assert str(route["properties"].get("PayloadFormatVersion")) == "2.0", key
+
+
+def test_only_me_has_the_jwt_authorizer(template: dict[str, Any], routes: dict[str, dict[str, Any]]) -> None:
+    auth = template["Resources"]["HttpApi"]["Properties"]["Auth"]
+    assert "DefaultAuthorizer" not in auth
+    protected = {
+        key for key, route in routes.items() if (route["properties"].get("Auth") or {}).get("Authorizer")
+    }
+    assert protected == PROTECTED_ROUTES
+    assert routes["GET /v1/auth/me"]["properties"]["Auth"]["Authorizer"] == "AccessTokenAuthorizer"
+
+
+def test_jwt_authorizer_trusts_the_configured_issuer_and_audience(template: dict[str, Any]) -> None:
+    api = template["Resources"]["HttpApi"]
+    assert api["Type"] == "AWS::Serverless::HttpApi"
+    authorizer = api["Properties"]["Auth"]["Authorizers"]["AccessTokenAuthorizer"]
+    assert authorizer["IdentitySource"] == "$request.header.Authorization"
+    assert authorizer["JwtConfiguration"]["issuer"] == {"Ref": "JwtIssuer"}
+    assert authorizer["JwtConfiguration"]["audience"] == [{"Ref": "JwtAudience"}]
+    issuer = template["Parameters"]["JwtIssuer"]
+    assert re.match(issuer["AllowedPattern"], "https://api.example.com")
+    assert not re.match(issuer["AllowedPattern"], "http://api.example.com")
+    assert not re.match(issuer["AllowedPattern"], "https://api.example.com/")
+
+
+def test_cors_is_conditional_on_configured_origins(template: dict[str, Any]) -> None:
+    cors = template["Resources"]["HttpApi"]["Properties"]["CorsConfiguration"]
+    condition, config, otherwise = cors["Fn::If"]
+    assert otherwise == {"Ref": "AWS::NoValue"}
+    assert template["Conditions"][condition] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "CorsAllowedOrigins"}, ""]}]
+    }
+    assert config["AllowOrigins"] == {"Fn::Split": [",", {"Ref": "CorsAllowedOrigins"}]}
+    assert config["AllowMethods"] == ["GET", "POST", "OPTIONS"]
+    assert {header.lower() for header in config["AllowHeaders"]} == {"authorization", "content-type"}
+    assert set(config["ExposeHeaders"]) == {
+        "Retry-After",
+        "RateLimit-Limit",
+        "RateLimit-Remaining",
+        "RateLimit-Reset",
+    }
+
+
+# --------------------------------------------------------------------------------- functions
+
+
+def test_functions_have_the_documented_code_and_handlers(template: dict[str, Any]) -> None:
+    functions = _functions(template)
+    assert set(functions) == set(FUNCTIONS)
+    for logical_id, (code_uri, handler) in FUNCTIONS.items():
+        assert functions[logical_id]["CodeUri"] == code_uri, logical_id
+        assert functions[logical_id]["Handler"] == handler, logical_id
+        assert (REPO_ROOT / code_uri).is_dir(), code_uri
+
+
+def test_global_function_settings(template: dict[str, Any]) -> None:
+    function = template["Globals"]["Function"]
+    assert function["Runtime"] == "python3.13"
+    assert function["Architectures"] == ["arm64"]
+    assert function["Layers"] == [{"Ref": "CommonLayer"}]
+    layer = template["Resources"]["CommonLayer"]
+    assert layer["Properties"]["ContentUri"] == "layers/common"
+    assert layer["Metadata"] == {"BuildMethod": "python3.13", "BuildArchitecture": "arm64"}
+
+
+def test_mailer_and_cleanup_events(template: dict[str, Any]) -> None:
+    functions = _functions(template)
+    (mailer_event,) = functions["MailerFunction"]["Events"].values()
+    assert mailer_event["Type"] == "SQS"
+    assert mailer_event["Properties"]["Queue"] == {"Fn::GetAtt": ["EmailQueue", "Arn"]}
+    assert mailer_event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    (cleanup_event,) = functions["CleanupFunction"]["Events"].values()
+    assert cleanup_event["Type"] == "Schedule"
+    assert cleanup_event["Properties"]["Schedule"] == {"Ref": "CleanupSchedule"}
+    assert template["Parameters"]["CleanupSchedule"]["Default"] == "rate(1 hour)"
+
+
+def test_email_queue_outlasts_the_mailer_and_has_a_dead_letter_queue(template: dict[str, Any]) -> None:
+    default_timeout = template["Globals"]["Function"]["Timeout"]
+    timeout = _functions(template)["MailerFunction"].get("Timeout", default_timeout)
+    queue = template["Resources"]["EmailQueue"]["Properties"]
+    assert int(queue["VisibilityTimeout"]) >= 6 * int(timeout)
+    assert queue["RedrivePolicy"]["maxReceiveCount"] == 5
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["EmailDeadLetterQueue", "Arn"]}
+    assert template["Resources"]["EmailDeadLetterQueue"]["Properties"]["MessageRetentionPeriod"] == 14 * 86400
+
+
+def _policy_actions(function: dict[str, Any]) -> set[str]:
+    actions: set[str] = set()
+    for policy in function.get("Policies") or []:
+        assert isinstance(policy, dict) and "Statement" in policy, "policies are inline statements"
+        for statement in policy["Statement"]:
+            assert statement["Effect"] == "Allow"
+            assert statement["Resource"] != "*", statement
+            listed = statement["Action"]
+            actions.update([listed] if isinstance(listed, str) else listed)
+    return actions
+
+
+LEAST_PRIVILEGE = {
+    "RegisterFunction": {"dynamodb:UpdateItem", "sqs:SendMessage"},
+    "VerifyEmailFunction": {
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:ConditionCheckItem",
+        "sqs:SendMessage",
+    },
+    "PasswordResetFunction": {
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:ConditionCheckItem",
+        "sqs:SendMessage",
+    },
+    "LoginFunction": {
+        "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:ConditionCheckItem",
+        "secretsmanager:GetSecretValue",
+    },
+    "CleanupFunction": {
+        "dynamodb:Query",
+        "dynamodb:GetItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:BatchWriteItem",
+    },
+    "MailerFunction": {
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:ConditionCheckItem",
+        "ses:SendEmail",
+        "ses:SendRawEmail",
+    },
+    "SigningKeyRotationFunction": {
+        "secretsmanager:DescribeSecret",
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:PutSecretValue",
+        "secretsmanager:UpdateSecretVersionStage",
+    },
+}
+
+
+@pytest.mark.parametrize("logical_id", sorted(LEAST_PRIVILEGE))
+def test_functions_get_only_the_actions_they_need(template: dict[str, Any], logical_id: str) -> None:
+    assert _policy_actions(_functions(template)[logical_id]) == LEAST_PRIVILEGE[logical_id]
+
+
+def test_signing_key_rotation_is_wired(template: dict[str, Any]) -> None:
+    resources = template["Resources"]
+    schedule = resources["SigningKeyRotationSchedule"]["Properties"]
+    assert schedule["SecretId"] == {"Ref": "SigningKeySecret"}
+    assert schedule["RotationLambdaARN"] == {"Fn::GetAtt": ["SigningKeyRotationFunction", "Arn"]}
+    assert schedule["RotateImmediatelyOnUpdate"] is True
+    permission = resources["SigningKeyRotationPermission"]["Properties"]
+    assert permission["Principal"] == "secretsmanager.amazonaws.com"
+    assert permission["FunctionName"] == {"Fn::GetAtt": ["SigningKeyRotationFunction", "Arn"]}
+
+
+# ----------------------------------------------------------------------------- configuration
+
+
+def test_every_spec_variable_is_in_the_functions_environment(template: dict[str, Any]) -> None:
+    environment = _environment(template)
+    missing = sorted(set(SPEC_VARIABLES) - set(environment))
+    assert not missing, f"missing configuration variables: {missing}"
+    assert environment["POWERTOOLS_SERVICE_NAME"] == "accounts"
+    assert environment["POWERTOOLS_METRICS_NAMESPACE"] == "AccountService"
+    assert environment["POWERTOOLS_LOG_LEVEL"] == {"Ref": "LogLevel"}
+
+
+def test_no_function_overrides_the_shared_environment(template: dict[str, Any]) -> None:
+    for logical_id, function in _functions(template).items():
+        assert "Environment" not in function, f"{logical_id} must use the Globals environment"
+
+
+@pytest.mark.parametrize("variable", sorted(SPEC_VARIABLES))
+def test_each_variable_is_fed_from_a_parameter_or_a_resource(template: dict[str, Any], variable: str) -> None:
+    value = _environment(template)[variable]
+    assert isinstance(value, dict) and set(value) == {"Ref"}, (
+        f"{variable} must be `!Ref <parameter or resource>`"
+    )
+    target = value["Ref"]
+    if variable in RESOURCE_VARIABLES:
+        assert target == RESOURCE_VARIABLES[variable]
+        assert target in template["Resources"]
+        return
+    parameter = template["Parameters"][target]
+    default = SPEC_VARIABLES[variable]
+    if default is not None:
+        assert str(parameter.get("Default")) == default, f"{target} must default to {default!r} (spec)"
+
+
+@pytest.mark.parametrize("variable", RATE_LIMIT_VARIABLES)
+def test_rate_limit_parameters_accept_only_count_slash_seconds(
+    template: dict[str, Any], variable: str
+) -> None:
+    parameter = template["Parameters"][_environment(template)[variable]["Ref"]]
+    pattern = parameter["AllowedPattern"]
+    for good in (parameter["Default"], "0/60", "100/86400"):
+        assert re.fullmatch(pattern, good), good
+    for bad in ("", "5", "5/0", "five/60", "5/60s", " 5/60"):
+        assert not re.fullmatch(pattern, bad), bad
+
+
+# ---------------------------------------------------------------------------------- the table
+
+
+def test_table_definition_is_literal_and_matches_the_data_design(template: dict[str, Any]) -> None:
+    table = template["Resources"]["AccountsTable"]
+    assert table["Type"] == "AWS::DynamoDB::Table"
+    properties = table["Properties"]
+    literal = (
+        "KeySchema",
+        "AttributeDefinitions",
+        "GlobalSecondaryIndexes",
+        "BillingMode",
+        "TimeToLiveSpecification",
+    )
+    for key in literal:
+        assert not _has_intrinsic(properties[key]), f"{key} must be literal (the local server reads it)"
+    assert properties["BillingMode"] == "PAY_PER_REQUEST"
+    assert properties["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
+    assert {(a["AttributeName"], a["AttributeType"]) for a in properties["AttributeDefinitions"]} == {
+        ("pk", "S"),
+        ("cleanup_bucket", "S"),
+        ("cleanup_at", "N"),
+    }
+    (index,) = properties["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == "cleanup"
+    assert index["KeySchema"] == [
+        {"AttributeName": "cleanup_bucket", "KeyType": "HASH"},
+        {"AttributeName": "cleanup_at", "KeyType": "RANGE"},
+    ]
+    assert index["Projection"] == {"ProjectionType": "ALL"}
+    assert properties["TimeToLiveSpecification"] == {"AttributeName": "ttl", "Enabled": True}
+    assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert properties["SSESpecification"] == {"SSEEnabled": True}
+
+
+# ------------------------------------------------------------------------------------ outputs
+
+
+def test_outputs(template: dict[str, Any]) -> None:
+    outputs = template["Outputs"]
+    for name in ("ApiUrl", "TableName", "EmailQueueUrl", "EmailDeadLetterQueueUrl", "SigningKeySecretArn"):
+        assert name in outputs, name
+    assert outputs["ApiUrl"]["Value"]["Fn::Sub"].startswith("https://${HttpApi}.execute-api.${AWS::Region}.")
+
+
+# ------------------------------------------------------------------------------------- events
+
+
+def test_http_events_use_declared_routes(
+    sample_events: dict[str, dict[str, Any]], routes: dict[str, dict[str, Any]]
+) -> None:
+    http_events = {name: event for name, event in sample_events.items() if "routeKey" in event}
+    assert http_events, "events/ holds no HTTP API events"
+    for name, event in http_events.items():
+        route_key = event["routeKey"]
+        assert route_key in routes, f"{name}: {route_key!r} is not declared in template.yaml"
+        assert event["version"] == "2.0", name
+        context = event["requestContext"]
+        assert context["routeKey"] == route_key, name
+        assert context["stage"] == "$default", name
+        assert context["http"]["path"] == event["rawPath"], name
+        if route_key != CATCH_ALL:
+            method, path = route_key.split(" ", 1)
+            assert context["http"]["method"] == method, name
+            assert event["rawPath"] == path, name
+        assert all(header == header.lower() for header in event["headers"]), name
+        if "body" in event:
+            assert event["isBase64Encoded"] is False, name
+            assert isinstance(json.loads(event["body"]), dict), name
+            assert event["headers"]["content-type"] == "application/json", name
+
+
+def test_every_declared_route_has_a_sample_event(
+    sample_events: dict[str, dict[str, Any]], routes: dict[str, dict[str, Any]]
+) -> None:
+    covered = {event["routeKey"] for event in sample_events.values() if "routeKey" in event}
+    assert set(routes) <= covered, f"routes without a sample event: {sorted(set(routes) - covered)}"
+
+
+def test_me_event_carries_jwt_claims(sample_events: dict[str, dict[str, Any]]) -> None:
+    event = sample_events["me.json"]
+    jwt = event["requestContext"]["authorizer"]["jwt"]
+    assert {"sub", "email", "email_verified", "iss", "aud", "scope"} <= set(jwt["claims"])
+    assert event["headers"]["authorization"].startswith("Bearer ")
+
+
+def test_worker_events(sample_events: dict[str, dict[str, Any]]) -> None:
+    (record,) = sample_events["email_job.json"]["Records"]
+    assert record["eventSource"] == "aws:sqs"
+    job = {"kind": "verification", "email": "ada@example.com", "registration_id": None}
+    assert json.loads(record["body"]) == job
+    assert record["attributes"]["ApproximateReceiveCount"] == "1"
+    schedule = sample_events["schedule.json"]
+    assert schedule["detail-type"] == "Scheduled Event"
+    assert schedule["source"] == "aws.events"
