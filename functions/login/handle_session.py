@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler import Response
 
 from accounts.http import handle, json_response, new_app, source_ip
 from accounts.observability import logger, metrics
-from accounts.schemas import LoginRequest, Profile, RefreshRequest, TokenResponse, problem_responses
+from accounts.schemas import LoginRequest, Profile, RefreshRequest, TokenResponse, responses
 
 app = new_app()
 
@@ -20,8 +20,7 @@ app = new_app()
     summary="Log in",
     description="Exchanges email and password for an access token and a refresh token. Unknown email and "
     "wrong password answer the same 401.",
-    responses={200: {"description": "Tokens", "content": {"application/json": {"model": TokenResponse}}},
-               **problem_responses(400, 401, 403, 413, 415, 422, 429, 500, 503)},
+    responses=responses(200, "Tokens", TokenResponse, 400, 401, 403, 413, 415, 422, 429, 500, 503),
     tags=["sessions"],
 )
 def login(body: LoginRequest) -> Response[TokenResponse]:
@@ -33,7 +32,7 @@ def login(body: LoginRequest) -> Response[TokenResponse]:
     issued, state = log_in(
         get_services(), get_signing_keys(), email=parse_address(body.email), password=body.password, ip=source_ip(app)
     )
-    return json_response(200, issued.as_response(), state.headers() if state else None)
+    return json_response(200, issued.as_response(), state)
 
 
 @app.post(
@@ -41,8 +40,7 @@ def login(body: LoginRequest) -> Response[TokenResponse]:
     summary="Rotate a refresh token",
     description="Returns new tokens; the presented refresh token is retired. Presenting a retired token "
     "revokes its whole family.",
-    responses={200: {"description": "Tokens", "content": {"application/json": {"model": TokenResponse}}},
-               **problem_responses(400, 401, 413, 415, 422, 429, 500, 503)},
+    responses=responses(200, "Tokens", TokenResponse, 400, 401, 413, 415, 422, 429, 500, 503),
     tags=["sessions"],
 )
 def refresh(body: RefreshRequest) -> Response[TokenResponse]:
@@ -51,14 +49,14 @@ def refresh(body: RefreshRequest) -> Response[TokenResponse]:
     from accounts.services import get_services
 
     issued, state = rotate(get_services(), get_signing_keys(), refresh_token=body.refresh_token, ip=source_ip(app))
-    return json_response(200, issued.as_response(), state.headers() if state else None)
+    return json_response(200, issued.as_response(), state)
 
 
 @app.post(
     "/v1/auth/logout",
     summary="Log out",
     description="Revokes the refresh token and its family. Answers 204 for unknown or already revoked tokens too.",
-    responses={204: {"description": "Logged out"}, **problem_responses(400, 413, 415, 422, 500, 503)},
+    responses=responses(204, "Logged out", None, 400, 413, 415, 422, 500, 503),
     tags=["sessions"],
 )
 def logout(body: RefreshRequest) -> Response[None]:
@@ -73,8 +71,7 @@ def logout(body: RefreshRequest) -> Response[None]:
     "/v1/auth/me",
     summary="The caller's profile",
     description="Needs `Authorization: Bearer <access token>`; checked by the API's JWT authorizer.",
-    responses={200: {"description": "Profile", "content": {"application/json": {"model": Profile}}},
-               **problem_responses(401, 500, 503)},
+    responses=responses(200, "Profile", Profile, 401, 500, 503),
     tags=["sessions"],
 )
 def me() -> Profile:

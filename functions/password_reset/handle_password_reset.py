@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler import Response
 
 from accounts.http import handle, json_response, new_app, source_ip
 from accounts.observability import logger, metrics
-from accounts.schemas import EmailRequest, Message, PasswordChanged, ResetConfirmRequest, problem_responses
+from accounts.schemas import EmailRequest, Message, PasswordChanged, ResetConfirmRequest, responses
 
 REQUESTED = "If the address has an account, a link to reset the password is on its way."
 
@@ -19,8 +19,7 @@ app = new_app()
     "/v1/auth/password-reset",
     summary="Request a password reset link",
     description="Same answer for known and unknown addresses.",
-    responses={202: {"description": "Accepted", "content": {"application/json": {"model": Message}}},
-               **problem_responses(400, 413, 415, 422, 429, 500, 503)},
+    responses=responses(202, "Accepted", Message, 400, 413, 415, 422, 429, 500, 503),
     tags=["accounts"],
 )
 def request_reset(body: EmailRequest) -> Response[Message]:
@@ -29,7 +28,7 @@ def request_reset(body: EmailRequest) -> Response[Message]:
     from accounts.services import get_services
 
     state = request(get_services(), email=parse_address(body.email), ip=source_ip(app))
-    return json_response(202, Message(message=REQUESTED).model_dump(), state.headers() if state else None)
+    return json_response(202, Message(message=REQUESTED).model_dump(), state)
 
 
 @app.post(
@@ -37,8 +36,7 @@ def request_reset(body: EmailRequest) -> Response[Message]:
     summary="Set a new password with a reset token",
     description="Consumes the reset token, sets the password, marks the email verified and revokes every "
     "session of the user. A password refused by the policy leaves the token usable.",
-    responses={200: {"description": "Password changed", "content": {"application/json": {"model": PasswordChanged}}},
-               **problem_responses(400, 410, 413, 415, 422, 429, 500, 503)},
+    responses=responses(200, "Password changed", PasswordChanged, 400, 410, 413, 415, 422, 429, 500, 503),
     tags=["accounts"],
 )
 def confirm_reset(body: ResetConfirmRequest) -> Response[PasswordChanged]:
@@ -46,7 +44,7 @@ def confirm_reset(body: ResetConfirmRequest) -> Response[PasswordChanged]:
     from accounts.services import get_services
 
     state = confirm(get_services(), token=body.token, password=body.password, ip=source_ip(app))
-    return json_response(200, PasswordChanged().model_dump(), state.headers() if state else None)
+    return json_response(200, PasswordChanged().model_dump(), state)
 
 
 @logger.inject_lambda_context(clear_state=True)

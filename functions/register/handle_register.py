@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler import Response
 
 from accounts.http import handle, json_response, new_app, source_ip
 from accounts.observability import logger, metrics
-from accounts.schemas import Message, RegisterRequest, problem_responses
+from accounts.schemas import Message, RegisterRequest, responses
 
 ACCEPTED = "If the address can be registered, a verification link is on its way."
 
@@ -20,8 +20,7 @@ app = new_app()
     summary="Register an account",
     description="Creates an unverified account and emails a verification link. The answer is the same "
     "whether or not the address is already registered.",
-    responses={202: {"description": "Accepted", "content": {"application/json": {"model": Message}}},
-               **problem_responses(400, 413, 415, 422, 429, 500, 503)},
+    responses=responses(202, "Accepted", Message, 400, 413, 415, 422, 429, 500, 503),
     tags=["accounts"],
 )
 def register(body: RegisterRequest) -> Response[Message]:
@@ -32,7 +31,7 @@ def register(body: RegisterRequest) -> Response[Message]:
     state = register_account(
         get_services(), email=parse_address(body.email), password=body.password, name=body.name, ip=source_ip(app)
     )
-    return json_response(202, Message(message=ACCEPTED).model_dump(), state.headers() if state else None)
+    return json_response(202, Message(message=ACCEPTED).model_dump(), state)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler import Response
 
 from accounts.http import handle, json_response, new_app, source_ip
 from accounts.observability import logger, metrics
-from accounts.schemas import EmailRequest, EmailVerified, Message, TokenRequest, problem_responses
+from accounts.schemas import EmailRequest, EmailVerified, Message, TokenRequest, responses
 
 RESENT = "If the address has an account waiting for verification, a new link is on its way."
 
@@ -20,8 +20,7 @@ app = new_app()
     summary="Verify an email address",
     description="Consumes the token of a verification link. Presenting an already used token again, once "
     "the account is verified, answers 200 with no side effect.",
-    responses={200: {"description": "Verified", "content": {"application/json": {"model": EmailVerified}}},
-               **problem_responses(400, 410, 413, 415, 422, 429, 500, 503)},
+    responses=responses(200, "Verified", EmailVerified, 400, 410, 413, 415, 422, 429, 500, 503),
     tags=["accounts"],
 )
 def verify_email(body: TokenRequest) -> Response[EmailVerified]:
@@ -29,15 +28,14 @@ def verify_email(body: TokenRequest) -> Response[EmailVerified]:
     from accounts.services import get_services
 
     state = consume(get_services(), token=body.token, ip=source_ip(app))
-    return json_response(200, EmailVerified().model_dump(), state.headers() if state else None)
+    return json_response(200, EmailVerified().model_dump(), state)
 
 
 @app.post(
     "/v1/auth/verify-email/resend",
     summary="Send a fresh verification link",
     description="Same answer for known, unknown and already verified addresses.",
-    responses={202: {"description": "Accepted", "content": {"application/json": {"model": Message}}},
-               **problem_responses(400, 413, 415, 422, 429, 500, 503)},
+    responses=responses(202, "Accepted", Message, 400, 413, 415, 422, 429, 500, 503),
     tags=["accounts"],
 )
 def resend(body: EmailRequest) -> Response[Message]:
@@ -46,7 +44,7 @@ def resend(body: EmailRequest) -> Response[Message]:
     from accounts.services import get_services
 
     state = resend_link(get_services(), email=parse_address(body.email), ip=source_ip(app))
-    return json_response(202, Message(message=RESENT).model_dump(), state.headers() if state else None)
+    return json_response(202, Message(message=RESENT).model_dump(), state)
 
 
 @logger.inject_lambda_context(clear_state=True)

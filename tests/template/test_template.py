@@ -15,41 +15,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+
+from local.template import load_yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = REPO_ROOT / "template.yaml"
 EVENTS_DIR = REPO_ROOT / "events"
 
 
-class CfnLoader(yaml.SafeLoader):
-    """SafeLoader that reads `!Ref X`, `!GetAtt A.B`, `!Sub ...` etc. as their long JSON forms."""
-
-
-def _construct_cfn_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    if suffix == "Ref":
-        return {"Ref": value}
-    if suffix == "Condition":
-        return {"Condition": value}
-    if suffix == "GetAtt" and isinstance(value, str):
-        return {"Fn::GetAtt": value.split(".", 1)}
-    return {f"Fn::{suffix}": value}
-
-
-CfnLoader.add_multi_constructor("!", _construct_cfn_tag)
-
-
 def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
-    with path.open(encoding="utf-8") as handle:
-        data = yaml.load(handle, Loader=CfnLoader)  # noqa: S506 - a SafeLoader subclass
-    assert isinstance(data, dict), f"{path} is not a mapping"
-    return data
+    return load_yaml(path)
+
 
 
 def http_routes(template: dict[str, Any]) -> dict[str, dict[str, Any]]:

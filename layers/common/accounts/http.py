@@ -59,9 +59,10 @@ def problem(error: errors.ServiceError) -> Response:
     return Response(status_code=error.status, content_type=PROBLEM_JSON, body=json.dumps(body), headers=headers)
 
 
-def json_response(status: int, payload: Any, headers: dict[str, str] | None = None) -> Response:
-    """A JSON response; the resolver validates `payload` against the route's return annotation."""
-    return Response(status_code=status, content_type=JSON, body=payload, headers=headers or {})
+def json_response(status: int, payload: Any, limits: Any = None) -> Response:
+    """A JSON response (validated against the route's return annotation), with the RateLimit-*
+    headers of `limits` (a rate_limits.LimitState) when the route is rate limited."""
+    return Response(status_code=status, content_type=JSON, body=payload, headers=limits.headers() if limits else {})
 
 
 def _aws_error_code(error: BaseException) -> str | None:

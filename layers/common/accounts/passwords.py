@@ -162,3 +162,17 @@ def check_policy(
         problems.append(MSG_CONTAINS_EMAIL)
 
     return [{"field": FIELD, "message": message} for message in problems]
+
+
+def require_policy(password: str, email: str, settings: Settings) -> None:
+    """Raise WeakPassword listing every unmet rule of the configured policy."""
+    from accounts.errors import WeakPassword
+
+    problems = check_policy(
+        password,
+        email,
+        min_length=settings.password_min_length,
+        require_character_classes=settings.password_require_character_classes,
+    )
+    if problems:
+        raise WeakPassword(errors=problems)

@@ -110,6 +110,14 @@ class Problem(BaseModel):
     errors: list[FieldError] | None = None
 
 
+def responses(status: int, description: str, model: type[BaseModel] | None, *problems: int) -> dict[int, dict]:
+    """OpenAPI `responses` of a route: its success answer and the problem statuses it can give."""
+    success: dict = {"description": description}
+    if model is not None:
+        success["content"] = {"application/json": {"model": model}}
+    return {status: success, **problem_responses(*problems)}
+
+
 def problem_responses(*statuses: int) -> dict[int, dict]:
     """OpenAPI `responses` entries for the problem statuses a route can answer."""
     descriptions = {

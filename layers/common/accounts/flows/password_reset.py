@@ -5,10 +5,11 @@ from __future__ import annotations
 from accounts import tokens
 from accounts.email_jobs import EmailJob, JobKind
 from accounts.emails import Address
-from accounts.errors import InvalidToken, TokenExpired, WeakPassword
-from accounts.mailer import EmailKind, Mailer, render
+from accounts.errors import InvalidToken, TokenExpired
+from accounts.flows.notify import send_to_user
+from accounts.mailer import EmailKind, Mailer
 from accounts.observability import count
-from accounts.passwords import check_policy
+from accounts.passwords import require_policy
 from accounts.rate_limits import LimitState
 from accounts.repository import RESET, StaleJob, TokenAlreadyUsed, TokenSuperseded
 from accounts.services import Services
@@ -35,14 +36,7 @@ def confirm_reset(services: Services, *, token: str, password: str, ip: str) -> 
     if tokens.is_expired(record.expires_at, now):
         raise TokenExpired()
     # The policy is checked before anything is written: a refused password leaves the token usable.
-    weak = check_policy(
-        password,
-        record.email_key,
-        min_length=settings.password_min_length,
-        require_character_classes=settings.password_require_character_classes,
-    )
-    if weak:
-        raise WeakPassword(errors=weak)
+    require_policy(password, record.email_key, settings)
     try:
         services.repo.consume_reset(record, token_hash, password_hash=services.hasher.hash(password), now=now)
     except (TokenAlreadyUsed, TokenSuperseded):
@@ -69,32 +63,15 @@ def deliver_reset(services: Services, mailer: Mailer, job: EmailJob, *, first_at
         )
     except StaleJob:
         return "stale"
-    ttl_hours = settings.reset_token_ttl_seconds // 3600
-    email = render(
-        EmailKind.PASSWORD_RESET,
-        product_name=settings.product_name,
-        app_base_url=settings.app_base_url,
-        name=user.name,
-        email=user.email,
-        token=token,
-        expires_in_hours=ttl_hours if ttl_hours * 3600 == settings.reset_token_ttl_seconds else None,
-    )
-    mailer.send(user.email, email)
+    send_to_user(settings, mailer, user, EmailKind.PASSWORD_RESET, token=token,
+                 lifetime_seconds=settings.reset_token_ttl_seconds)
     return "sent_password_reset"
 
 
 def deliver_password_changed(services: Services, mailer: Mailer, job: EmailJob, *, first_attempt: bool) -> str:
     """Security notification: always sent (no per-address limit), so an owner always learns of it."""
-    settings = services.settings
     user = services.repo.get_user(job.email)
     if user is None:
         return "unknown_address"
-    email = render(
-        EmailKind.PASSWORD_CHANGED,
-        product_name=settings.product_name,
-        app_base_url=settings.app_base_url,
-        name=user.name,
-        email=user.email,
-    )
-    mailer.send(user.email, email)
+    send_to_user(services.settings, mailer, user, EmailKind.PASSWORD_CHANGED)
     return "sent_password_changed"

@@ -6,9 +6,8 @@ import uuid
 
 from accounts.email_jobs import EmailJob, JobKind
 from accounts.emails import Address
-from accounts.errors import WeakPassword
 from accounts.observability import count
-from accounts.passwords import check_policy
+from accounts.passwords import require_policy
 from accounts.rate_limits import LimitState
 from accounts.repository import AccountVerified
 from accounts.services import Services
@@ -20,14 +19,7 @@ def register(services: Services, *, email: Address, password: str, name: str | N
     settings = services.settings
     now = services.now()
     state = services.limiter.hit("register_ip", ip, settings.rate_limit_register_per_ip, now=now)
-    weak = check_policy(
-        password,
-        email.display,
-        min_length=settings.password_min_length,
-        require_character_classes=settings.password_require_character_classes,
-    )
-    if weak:
-        raise WeakPassword(errors=weak)
+    require_policy(password, email.display, settings)
     password_hash = services.hasher.hash(password)
     registration_id = uuid.uuid4().hex
     try:

@@ -6,8 +6,9 @@ from accounts import tokens
 from accounts.email_jobs import EmailJob, JobKind
 from accounts.emails import Address
 from accounts.errors import InvalidToken, TokenExpired
-from accounts.mailer import EmailKind, Mailer, render
-from accounts.observability import count, logger
+from accounts.flows.notify import send_to_user
+from accounts.mailer import EmailKind, Mailer
+from accounts.observability import count
 from accounts.rate_limits import LimitState
 from accounts.repository import VERIFY, StaleJob, TokenAlreadyUsed, TokenSuperseded
 from accounts.services import Services
@@ -65,14 +66,7 @@ def deliver_verification(services: Services, mailer: Mailer, job: EmailJob, *, f
             "email_already_registered", job.email, settings.rate_limit_email_per_address, now=now
         ):
             return "email_limited"
-        email = render(
-            EmailKind.ALREADY_REGISTERED,
-            product_name=settings.product_name,
-            app_base_url=settings.app_base_url,
-            name=user.name,
-            email=user.email,
-        )
-        mailer.send(user.email, email)
+        send_to_user(settings, mailer, user, EmailKind.ALREADY_REGISTERED)
         return "sent_already_registered"
     if first_attempt and not services.limiter.allow(
         "email_verification", job.email, settings.rate_limit_email_per_address, now=now
@@ -90,31 +84,14 @@ def deliver_verification(services: Services, mailer: Mailer, job: EmailJob, *, f
     except StaleJob:
         # Verified or re-registered meanwhile: a newer job carries the current registration.
         return "stale"
-    email = render(
-        EmailKind.VERIFICATION,
-        product_name=settings.product_name,
-        app_base_url=settings.app_base_url,
-        name=user.name,
-        email=user.email,
-        token=token,
-        expires_in_hours=settings.verify_token_ttl_seconds // 3600 or None,
-    )
-    mailer.send(user.email, email)
+    send_to_user(settings, mailer, user, EmailKind.VERIFICATION, token=token,
+                 lifetime_seconds=settings.verify_token_ttl_seconds)
     return "sent_verification"
 
 
 def deliver_welcome(services: Services, mailer: Mailer, job: EmailJob, *, first_attempt: bool) -> str:
-    settings = services.settings
     user = services.repo.get_user(job.email)
     if user is None or not user.verified:
         return "skipped"
-    email = render(
-        EmailKind.WELCOME,
-        product_name=settings.product_name,
-        app_base_url=settings.app_base_url,
-        name=user.name,
-        email=user.email,
-    )
-    mailer.send(user.email, email)
-    logger.debug("welcome email sent")
+    send_to_user(services.settings, mailer, user, EmailKind.WELCOME)
     return "sent_welcome"
