@@ -109,21 +109,30 @@ def problem_response(
     status: int, code: str, title: str, detail: str, extra_headers: dict[str, str] | None = None
 ) -> HttpResponse:
     """A problem+json answer produced by the local server itself (same shape as the service's)."""
-    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status, "detail": detail, "code": code}
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
     try:  # the service's own problem bodies, when the layer is importable
         from accounts import errors as service_errors
         from accounts import http as service_http
 
         error_type = next(
-            (cls for cls in vars(service_errors).values()
-             if isinstance(cls, type) and issubclass(cls, service_errors.ServiceError) and cls.code == code),
+            (
+                cls
+                for cls in vars(service_errors).values()
+                if isinstance(cls, type) and issubclass(cls, service_errors.ServiceError) and cls.code == code
+            ),
             None,
         )
         if error_type is not None:
             service_body = json.loads(service_http.problem(error_type(detail)).body)
             service_body.update({"title": title, "detail": detail})
             body = service_body
-    except Exception:  # noqa: BLE001 - the plain shape above is the fallback
+    except Exception:  # noqa: BLE001, S110 - the plain shape above is the fallback
         pass
     response = json_response(status, body, content_type=PROBLEM_JSON)
     for name, value in (extra_headers or {}).items():
@@ -137,7 +146,9 @@ def problem_response(
 class LambdaContext:
     """The few attributes of Lambda's context object that handlers and Powertools read."""
 
-    def __init__(self, function_name: str, memory_mb: int, timeout_s: int, region: str, account_id: str) -> None:
+    def __init__(
+        self, function_name: str, memory_mb: int, timeout_s: int, region: str, account_id: str
+    ) -> None:
         self.function_name = function_name
         self.function_version = "$LATEST"
         self.invoked_function_arn = f"arn:aws:lambda:{region}:{account_id}:function:{function_name}"
@@ -184,7 +195,11 @@ class LocalFunction:
             if self.handler is None:
                 raise RuntimeError(f"{self.definition.handler} cannot be imported") from self.import_error
         context = LambdaContext(
-            self.name, self.definition.memory_size, self.definition.timeout, self.app.region, self.app.account_id
+            self.name,
+            self.definition.memory_size,
+            self.definition.timeout,
+            self.app.region,
+            self.app.account_id,
         )
         with INVOKE_LOCK:
             return self.handler(event, context)
@@ -399,7 +414,7 @@ class QueueDrainer(threading.Thread):
             "body": body,
             "attributes": attributes,
             "messageAttributes": message_attributes,
-            "md5OfBody": message.get("MD5OfBody") or hashlib.md5(body.encode()).hexdigest(),  # noqa: S324
+            "md5OfBody": message.get("MD5OfBody") or hashlib.md5(body.encode()).hexdigest(),
             "eventSource": "aws:sqs",
             "eventSourceARN": self.queue_arn,
             "awsRegion": self.app.region,
@@ -499,7 +514,7 @@ class LocalApp:
 
     @property
     def base_url(self) -> str:
-        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host  # noqa: S104
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
         return f"http://{host}:{self.port}"
 
     def start_moto(self) -> None:
@@ -563,7 +578,8 @@ class LocalApp:
             ttl = definition.get("TimeToLiveSpecification")
             if ttl and str(ttl.get("Enabled")).lower() == "true":
                 dynamodb.update_time_to_live(
-                    TableName=name, TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True}
+                    TableName=name,
+                    TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True},
                 )
             described = dynamodb.describe_table(TableName=name)["Table"]
             template.set_resource(logical_id, ref=name, Arn=described["TableArn"])
@@ -574,12 +590,19 @@ class LocalApp:
         for logical_id, properties in template.queues.items():
             name = self._name_override(logical_id) or template.physical_name(logical_id)
             attributes = {"VisibilityTimeout": visibility}
-            for key in ("DelaySeconds", "MaximumMessageSize", "MessageRetentionPeriod", "FifoQueue",
-                        "ContentBasedDeduplication"):
+            for key in (
+                "DelaySeconds",
+                "MaximumMessageSize",
+                "MessageRetentionPeriod",
+                "FifoQueue",
+                "ContentBasedDeduplication",
+            ):
                 if key in properties:
                     attributes[key] = tpl._as_env_value(template.resolve(properties[key]))
             url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
-            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+                "QueueArn"
+            ]
             self.queue_urls[logical_id], self.queue_arns[logical_id] = url, arn
             template.set_resource(logical_id, ref=url, Arn=arn, QueueName=name, QueueUrl=url)
         for logical_id, properties in template.queues.items():
@@ -593,7 +616,9 @@ class LocalApp:
         # Secrets Manager: the signing key secret holds a fresh RSA private key (PEM) as AWSCURRENT.
         secretsmanager = self.client("secretsmanager")
         signing_secrets = {
-            target for variable, target in template.resource_variables().items() if variable == "SIGNING_KEY_SECRET_ID"
+            target
+            for variable, target in template.resource_variables().items()
+            if variable == "SIGNING_KEY_SECRET_ID"
         }
         for logical_id, properties in template.secrets.items():
             name = self._name_override(logical_id) or template.physical_name(logical_id)
@@ -650,11 +675,17 @@ class LocalApp:
             except secretsmanager.exceptions.ResourceNotFoundException:
                 secretsmanager.create_secret(Name=secret_id, SecretString=generate_private_key_pem())
 
-    def load_functions(self) -> None:
+    def add_layer_paths(self) -> None:
+        """The layers' folders on sys.path, as Lambda puts them on the import path (plus the
+        repository's own layer, whose helpers the server uses: key generation, token checks,
+        MIME parsing, problem bodies)."""
         candidates = [*self.template.layer_dirs, tpl.REPO_ROOT / "layers" / "common"]
         for layer in reversed(candidates):
             if layer.is_dir() and str(layer) not in sys.path:
                 sys.path.insert(0, str(layer))
+
+    def load_functions(self) -> None:
+        self.add_layer_paths()
         routed = {route.function_logical_id for route in self.template.routes}
         workers = {s.function_logical_id for s in self.template.queue_subscriptions}
         scheduled = {s.function_logical_id for s in self.template.schedules}
@@ -682,16 +713,19 @@ class LocalApp:
         if self.moto is not None:
             try:
                 self.moto.stop()
-            except Exception:  # noqa: BLE001
-                pass
+            except Exception as error:  # noqa: BLE001 - stopping anyway
+                log(f"!! stopping moto: {error}")
 
     # ------------------------------------------------------------------ requests
 
     def handle(self, request: Request) -> tuple[HttpResponse, str]:
         """Answer one HTTP request; also returns what answered it (for the access log)."""
         origin = request.header("origin")
-        if self.cors is not None and request.method == "OPTIONS" and origin and request.header(
-            "access-control-request-method"
+        if (
+            self.cors is not None
+            and request.method == "OPTIONS"
+            and origin
+            and request.header("access-control-request-method")
         ):
             return self.preflight(request), "CORS preflight"
         response, target = self._dispatch(request)
@@ -704,8 +738,9 @@ class LocalApp:
             if local is not None:
                 return local, "local"
         if request.body_too_large:
-            return problem_response(413, "payload_too_large", "Payload too large",
-                                    "The request body is too large."), "server"
+            return problem_response(
+                413, "payload_too_large", "Payload too large", "The request body is too large."
+            ), "server"
         route, path_parameters = self.router.match(request.method, unquote(request.path))
         if route is None:
             return problem_response(404, "not_found", "Not found", "No such route."), "no route"
@@ -720,13 +755,16 @@ class LocalApp:
         except Exception:  # noqa: BLE001 - a crashed function is API Gateway's 500
             log(f"!! {route.handler} raised on {route.route_key}:")
             traceback.print_exc()
-            return problem_response(500, "internal_error", "Internal error",
-                                    "The request could not be completed."), route.function_logical_id
+            return problem_response(
+                500, "internal_error", "Internal error", "The request could not be completed."
+            ), route.function_logical_id
         finally:
             self.emails.poll()
         return self.to_http(result), route.function_logical_id
 
-    def build_event(self, request: Request, route: tpl.Route, path_parameters: dict[str, str]) -> dict[str, Any]:
+    def build_event(
+        self, request: Request, route: tpl.Route, path_parameters: dict[str, str]
+    ) -> dict[str, Any]:
         headers: dict[str, str] = {}
         cookies: list[str] = []
         for name, value in request.headers:
@@ -736,7 +774,9 @@ class LocalApp:
                 continue
             headers[lowered] = f"{headers[lowered]},{value}" if lowered in headers else value
         source_ip = request.peer
-        headers["x-forwarded-for"] = f"{headers['x-forwarded-for']}, {source_ip}" if "x-forwarded-for" in headers else source_ip
+        headers["x-forwarded-for"] = (
+            f"{headers['x-forwarded-for']}, {source_ip}" if "x-forwarded-for" in headers else source_ip
+        )
         headers["x-forwarded-proto"] = "http"
         headers["x-forwarded-port"] = str(self.port)
         now = datetime.now(UTC)
@@ -807,7 +847,9 @@ class LocalApp:
                 payload = base64.b64decode(body)
             except (binascii.Error, ValueError):
                 log("!! the handler returned isBase64Encoded with a body that is not base64")
-                return problem_response(500, "internal_error", "Internal error", "The request could not be completed.")
+                return problem_response(
+                    500, "internal_error", "Internal error", "The request could not be completed."
+                )
         else:
             payload = (body if isinstance(body, str) else json.dumps(body)).encode("utf-8")
         return HttpResponse(int(result["statusCode"]), headers, payload)
@@ -845,7 +887,9 @@ class LocalApp:
         """As the HTTP API does: the integration's CORS headers are replaced by the configuration's."""
         if self.cors is None:
             return
-        response.headers = [(k, v) for k, v in response.headers if not k.lower().startswith("access-control-")]
+        response.headers = [
+            (k, v) for k, v in response.headers if not k.lower().startswith("access-control-")
+        ]
         if not self.cors.origin_allowed(origin):
             return
         response.set_header("Access-Control-Allow-Origin", self._allow_origin_value(origin or ""))
@@ -903,7 +947,11 @@ class LocalApp:
     @staticmethod
     def _unauthorized(challenge: str) -> HttpResponse:
         return problem_response(
-            401, "unauthorized", "Unauthorized", "A valid access token is required.", {"WWW-Authenticate": challenge}
+            401,
+            "unauthorized",
+            "Unauthorized",
+            "A valid access token is required.",
+            {"WWW-Authenticate": challenge},
         )
 
     # ------------------------------------------------------------------ local-only routes
@@ -932,7 +980,9 @@ class LocalApp:
             "aws_endpoint_url": self.aws_endpoint,
             "region": self.region,
             "queues": self.queue_urls,
-            "cors": None if cors is None else {
+            "cors": None
+            if cors is None
+            else {
                 "allow_origins": list(cors.allow_origins),
                 "allow_methods": list(cors.allow_methods),
                 "allow_headers": list(cors.allow_headers),
@@ -943,7 +993,28 @@ class LocalApp:
                 logical_id: {"handler": f.definition.handler, "imported": f.handler is not None}
                 for logical_id, f in self.functions.items()
             },
+            "table": self.table_info(),
             "environment": {k: v for k, v in self.environment.items() if not k.startswith("AWS_SECRET")},
+        }
+
+    def table_info(self) -> dict[str, Any] | None:
+        """The table as moto has it (to compare with template.yaml's definition)."""
+        name = os.environ.get("TABLE_NAME")
+        if not name or self.template.table is None:
+            return None
+        client = self.client("dynamodb")
+        table = client.describe_table(TableName=name)["Table"]
+        ttl = client.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+        return {
+            "name": name,
+            "key_schema": table["KeySchema"],
+            "attribute_definitions": table["AttributeDefinitions"],
+            "global_secondary_indexes": [
+                {"IndexName": i["IndexName"], "KeySchema": i["KeySchema"], "Projection": i["Projection"]}
+                for i in table.get("GlobalSecondaryIndexes", [])
+            ],
+            "billing_mode": (table.get("BillingModeSummary") or {}).get("BillingMode"),
+            "ttl": {"attribute": ttl.get("AttributeName"), "status": ttl.get("TimeToLiveStatus")},
         }
 
     def run_cleanup(self) -> HttpResponse:
@@ -974,7 +1045,9 @@ class LocalApp:
             "account": self.account_id,
             "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "region": self.region,
-            "resources": [f"arn:aws:events:{self.region}:{self.account_id}:rule/{schedule.function_logical_id}"],
+            "resources": [
+                f"arn:aws:events:{self.region}:{self.account_id}:rule/{schedule.function_logical_id}"
+            ],
             "detail": {},
         }
 
@@ -991,12 +1064,16 @@ class LocalApp:
         for route in self.template.routes:
             method = route.method if route.path != tpl.DEFAULT_ROUTE else "*"
             extra = f"  [JWT authorizer {route.authorizer}]" if route.authorizer else ""
-            lines.append(f"    {method:<7} {route.path:<38} -> {route.function_logical_id} ({route.handler}){extra}")
+            lines.append(
+                f"    {method:<7} {route.path:<38} -> {route.function_logical_id} ({route.handler}){extra}"
+            )
         cors = self.cors
         lines.append(f"  CORS      {', '.join(cors.allow_origins) if cors else 'not configured'}")
         lines.append(f"  emails    printed here, listed at {self.base_url}/_local/emails")
         lines.append(f"  cleanup   curl -X POST {self.base_url}/_local/cleanup")
-        lines.append(f"  links     {os.environ.get('APP_BASE_URL', '')}/verify-email?token=... (APP_BASE_URL)")
+        lines.append(
+            f"  links     {os.environ.get('APP_BASE_URL', '')}/verify-email?token=... (APP_BASE_URL)"
+        )
         lines.append("Press Ctrl+C to stop.")
         return "\n".join(lines)
 
@@ -1047,14 +1124,20 @@ def _fallback_public_keys(client: Any, secret_id: str) -> dict[str, Any]:
         try:
             value = client.get_secret_value(SecretId=secret_id, VersionStage=stage)["SecretString"]
             public_key = load_pem_private_key(value.encode(), password=None).public_key()
-        except Exception:  # noqa: BLE001 - no such version, or not a PEM key
+        except Exception:  # noqa: BLE001, S112 - no such version, or not a PEM key
             continue
         numbers = public_key.public_numbers()  # type: ignore[union-attr]
 
         def b64(number: int) -> str:
-            return base64.urlsafe_b64encode(number.to_bytes((number.bit_length() + 7) // 8, "big")).rstrip(b"=").decode()
+            return (
+                base64.urlsafe_b64encode(number.to_bytes((number.bit_length() + 7) // 8, "big"))
+                .rstrip(b"=")
+                .decode()
+            )
 
-        canonical = json.dumps({"e": b64(numbers.e), "kty": "RSA", "n": b64(numbers.n)}, separators=(",", ":"))
+        canonical = json.dumps(
+            {"e": b64(numbers.e), "kty": "RSA", "n": b64(numbers.n)}, separators=(",", ":")
+        )
         kid = base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest()).rstrip(b"=").decode()
         keys[kid] = public_key
     return keys
@@ -1070,7 +1153,11 @@ def verify_token(token: str, keys: Any, *, issuer: str, audience: str) -> dict[s
         if kid not in keys:
             raise ValueError("unknown key id") from None
         return jwt.decode(
-            token, keys[kid], algorithms=["RS256"], issuer=issuer, audience=audience,
+            token,
+            keys[kid],
+            algorithms=["RS256"],
+            issuer=issuer,
+            audience=audience,
             options={"require": ["iss", "aud", "exp", "sub"]},
         )
     return verify_access_token(token, keys, issuer=issuer, audience=audience)
@@ -1081,8 +1168,15 @@ def verify_token(token: str, keys: Any, *, issuer: str, audience: str) -> dict[s
 
 class Request:
     def __init__(
-        self, method: str, target: str, protocol: str, headers: list[tuple[str, str]], body: bytes, peer: str,
-        *, body_too_large: bool = False,
+        self,
+        method: str,
+        target: str,
+        protocol: str,
+        headers: list[tuple[str, str]],
+        body: bytes,
+        peer: str,
+        *,
+        body_too_large: bool = False,
     ) -> None:
         parts = urlsplit(target)
         self.method = method.upper()
@@ -1142,18 +1236,29 @@ class Handler(BaseHTTPRequestHandler):
             self.send_error(400, "Bad request body")
             return
         request = Request(
-            self.command, self.path, self.request_version, list(self.headers.items()), body,
-            self.client_address[0], body_too_large=too_large,
+            self.command,
+            self.path,
+            self.request_version,
+            list(self.headers.items()),
+            body,
+            self.client_address[0],
+            body_too_large=too_large,
         )
         try:
             response, target = self.app.handle(request)
         except Exception:  # noqa: BLE001 - a bug in the local server itself
             traceback.print_exc()
-            response, target = problem_response(500, "internal_error", "Internal error",
-                                                "The request could not be completed."), "server error"
+            response, target = (
+                problem_response(
+                    500, "internal_error", "Internal error", "The request could not be completed."
+                ),
+                "server error",
+            )
         self._write(response, head=request.method == "HEAD")
         elapsed = (time.monotonic() - started) * 1000
-        log(f"{request.peer} {request.method} {request.path} -> {response.status} ({target}, {elapsed:.0f} ms)")
+        log(
+            f"{request.peer} {request.method} {request.path} -> {response.status} ({target}, {elapsed:.0f} ms)"
+        )
 
     def _write(self, response: HttpResponse, *, head: bool) -> None:
         try:
@@ -1176,7 +1281,7 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
         self.wfile.flush()
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the access log is ours
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 
@@ -1198,7 +1303,10 @@ def _prepare_process_environment() -> None:
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
     for name in list(os.environ):
         if name.startswith("AWS_ENDPOINT_URL_") or name in (
-            "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "AWS_LAMBDA_FUNCTION_NAME",
+            "AWS_PROFILE",
+            "AWS_DEFAULT_PROFILE",
+            "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+            "AWS_LAMBDA_FUNCTION_NAME",
         ):
             del os.environ[name]
     if os.environ.get("AWS_ACCESS_KEY_ID") == "testing":
@@ -1210,10 +1318,17 @@ def _prepare_process_environment() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local.server", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--template", default=os.environ.get("LOCAL_TEMPLATE") or str(tpl.DEFAULT_TEMPLATE),
-                        help="SAM template to serve (default: the repository's template.yaml; env LOCAL_TEMPLATE)")
-    parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"), help="address to bind (127.0.0.1)")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT") or 3000), help="port (env PORT, 3000)")
+    parser.add_argument(
+        "--template",
+        default=os.environ.get("LOCAL_TEMPLATE") or str(tpl.DEFAULT_TEMPLATE),
+        help="SAM template to serve (default: the repository's template.yaml; env LOCAL_TEMPLATE)",
+    )
+    parser.add_argument(
+        "--host", default=os.environ.get("HOST", "127.0.0.1"), help="address to bind (127.0.0.1)"
+    )
+    parser.add_argument(
+        "--port", type=int, default=int(os.environ.get("PORT") or 3000), help="port (env PORT, 3000)"
+    )
     args = parser.parse_args(argv)
 
     if hasattr(sys.stdout, "reconfigure"):
@@ -1231,12 +1346,13 @@ def main(argv: list[str] | None = None) -> int:
 
     app.start_moto()
     try:
+        app.add_layer_paths()
         app.create_resources()
         app.configure_environment()
         app.create_email_resources()
         app.load_functions()
         app.start_workers()
-    except Exception:
+    except Exception:  # noqa: BLE001 - reported; the exit code says it failed
         traceback.print_exc()
         app.stop()
         httpd.server_close()
@@ -1250,7 +1366,9 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
 
-    serving = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.2}, name="http", daemon=True)
+    serving = threading.Thread(
+        target=httpd.serve_forever, kwargs={"poll_interval": 0.2}, name="http", daemon=True
+    )
     serving.start()
     log(app.banner())
     while not stopping.wait(0.5):
@@ -1264,4 +1382,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # Ctrl+C during start-up
+        sys.exit(130)

@@ -71,9 +71,9 @@ _CfnLoader.add_multi_constructor("!", _construct_tag)
 def load_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Parse a CloudFormation/SAM template (short tags become long-form intrinsic functions)."""
     with open(path, encoding="utf-8") as handle:
-        data = yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
+        data = yaml.load(handle, Loader=_CfnLoader)
     if not isinstance(data, dict):
-        raise ValueError(f"{path} is not a CloudFormation template (top level is not a mapping)")
+        raise TypeError(f"{path} is not a CloudFormation template (top level is not a mapping)")
     return data
 
 
@@ -193,7 +193,9 @@ class Template:
         self.path = Path(path).resolve()
         self.root = self.path.parent
         self.data = load_yaml(self.path)
-        self.region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
+        self.region = (
+            region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
+        )
         self.account_id = account_id
         self.stack_name = stack_name
         self.resources: dict[str, dict[str, Any]] = {
@@ -247,7 +249,9 @@ class Template:
                 code_uri=code_uri,
                 handler=handler,
                 events=properties.get("Events") or {},
-                memory_size=_as_int(self.resolve(properties.get("MemorySize", global_function.get("MemorySize"))), 128),
+                memory_size=_as_int(
+                    self.resolve(properties.get("MemorySize", global_function.get("MemorySize"))), 128
+                ),
                 timeout=_as_int(self.resolve(properties.get("Timeout", global_function.get("Timeout"))), 3),
                 properties=properties,
             )
@@ -264,7 +268,9 @@ class Template:
     @property
     def layer_dirs(self) -> list[Path]:
         dirs = []
-        for resource in self.resources_of_type("AWS::Serverless::LayerVersion", "AWS::Lambda::LayerVersion").values():
+        for resource in self.resources_of_type(
+            "AWS::Serverless::LayerVersion", "AWS::Lambda::LayerVersion"
+        ).values():
             properties = resource.get("Properties") or {}
             content = properties.get("ContentUri") or (properties.get("Content") or {}).get("S3Key")
             if isinstance(content, str):
@@ -489,7 +495,11 @@ class Template:
             elif kind == "AWS::SQS::Queue":
                 url = f"https://sqs.{self.region}.amazonaws.com/{self.account_id}/{name}"
                 self.set_resource(
-                    logical_id, ref=url, Arn=arn.format(service="sqs", rest=name), QueueName=name, QueueUrl=url
+                    logical_id,
+                    ref=url,
+                    Arn=arn.format(service="sqs", rest=name),
+                    QueueName=name,
+                    QueueUrl=url,
                 )
             elif kind == "AWS::SecretsManager::Secret":
                 secret_arn = arn.format(service="secretsmanager", rest=f"secret:{name}")
@@ -497,7 +507,9 @@ class Template:
             elif kind in FUNCTION_TYPES:
                 function_name = self.function_name(logical_id)
                 self.set_resource(
-                    logical_id, ref=function_name, Arn=arn.format(service="lambda", rest=f"function:{function_name}")
+                    logical_id,
+                    ref=function_name,
+                    Arn=arn.format(service="lambda", rest=f"function:{function_name}"),
                 )
             elif kind in ("AWS::Serverless::HttpApi", "AWS::ApiGatewayV2::Api"):
                 self.set_resource(logical_id, ref="local", ApiEndpoint="http://127.0.0.1:3000", ApiId="local")
@@ -516,7 +528,9 @@ class Template:
     def environment_template(self) -> dict[str, Any]:
         """The functions' environment variables as written (Globals first, then each function's own)."""
         variables: dict[str, Any] = {}
-        global_variables = ((self.globals.get("Function") or {}).get("Environment") or {}).get("Variables") or {}
+        global_variables = ((self.globals.get("Function") or {}).get("Environment") or {}).get(
+            "Variables"
+        ) or {}
         variables.update(global_variables)
         for function in self.functions.values():
             own = ((function.properties.get("Environment") or {}).get("Variables")) or {}
@@ -561,7 +575,8 @@ class Template:
         """
         environ = os.environ if environ is None else environ
         result: dict[str, str] = {}
-        for name, raw in self.environment_template().items():
+        declared = self.environment_template()
+        for name, raw in declared.items():
             try:
                 value = self.resolve(raw)
             except Unresolvable:
@@ -571,7 +586,7 @@ class Template:
             result[name] = _as_env_value(value)
         for name, value in (local_defaults or {}).items():
             result[name] = value
-        for name in list(result):
+        for name in [*declared, *result]:
             if name in environ:
                 result[name] = environ[name]
         return result
@@ -645,7 +660,10 @@ class Template:
 
     def _sub(self, argument: Any, *, use_resources: bool = True) -> str:
         if isinstance(argument, list):
-            text, variables = argument[0], {k: self.resolve(v, use_resources=use_resources) for k, v in argument[1].items()}
+            text, variables = (
+                argument[0],
+                {k: self.resolve(v, use_resources=use_resources) for k, v in argument[1].items()},
+            )
         else:
             text, variables = argument, {}
 

@@ -7,6 +7,8 @@ Fixtures
 - `start_local_server` (session): a factory for servers with other settings, e.g.
   `base = start_local_server({"RATE_LIMIT_EMAIL_PER_ADDRESS": "1/3600"})`; each gets its own moto
   (empty table, new signing key) and is stopped at the end of the session.
+- `local_server_process` (session): the `LocalServerProcess` class, for tests that need the
+  process itself (signals, output): `server = local_server_process(env, template); server.start()`.
 - `mailbox` (function): a `Mailbox` for `local_server`: `mailbox.wait_for(to)` returns the newest
   email to an address, `mailbox.token(to, "/verify-email")` the token of its newest link.
 
@@ -45,16 +47,29 @@ E2E_ENV: dict[str, str] = {
     "RATE_LIMIT_TOKEN_PER_IP": "100000/60",
     "CORS_ALLOWED_ORIGINS": "http://localhost:5173",
     "APP_BASE_URL": "http://localhost:5173",
-    "POWERTOOLS_LOG_LEVEL": "WARNING",
 }
 
 # Variables of the developer's shell that must not leak into the server under test.
 _SCRUBBED_PREFIXES = ("AWS_", "POWERTOOLS_", "RATE_LIMIT_", "ARGON2_", "JWT_", "LOCAL_")
 _SCRUBBED = {
-    "TABLE_NAME", "APP_BASE_URL", "PRODUCT_NAME", "EMAIL_FROM", "SES_CONFIGURATION_SET", "SIGNING_KEY_SECRET_ID",
-    "EMAIL_QUEUE_URL", "ACCESS_TOKEN_TTL_SECONDS", "REFRESH_TOKEN_TTL_SECONDS", "VERIFY_TOKEN_TTL_SECONDS",
-    "RESET_TOKEN_TTL_SECONDS", "PASSWORD_MIN_LENGTH", "PASSWORD_REQUIRE_CHARACTER_CLASSES", "CORS_ALLOWED_ORIGINS",
-    "UNVERIFIED_ACCOUNT_TTL_DAYS", "LOGIN_LOCKOUT", "PORT", "HOST",
+    "TABLE_NAME",
+    "APP_BASE_URL",
+    "PRODUCT_NAME",
+    "EMAIL_FROM",
+    "SES_CONFIGURATION_SET",
+    "SIGNING_KEY_SECRET_ID",
+    "EMAIL_QUEUE_URL",
+    "ACCESS_TOKEN_TTL_SECONDS",
+    "REFRESH_TOKEN_TTL_SECONDS",
+    "VERIFY_TOKEN_TTL_SECONDS",
+    "RESET_TOKEN_TTL_SECONDS",
+    "PASSWORD_MIN_LENGTH",
+    "PASSWORD_REQUIRE_CHARACTER_CLASSES",
+    "CORS_ALLOWED_ORIGINS",
+    "UNVERIFIED_ACCOUNT_TTL_DAYS",
+    "LOGIN_LOCKOUT",
+    "PORT",
+    "HOST",
 }
 
 
@@ -67,7 +82,9 @@ def free_port() -> int:
 class LocalServerProcess:
     """`python -m local.server` in a subprocess, its output in a log file."""
 
-    def __init__(self, env: Mapping[str, str] | None = None, template: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self, env: Mapping[str, str] | None = None, template: str | os.PathLike[str] | None = None
+    ) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.template = template
@@ -88,7 +105,7 @@ class LocalServerProcess:
         if self.template is not None:
             command += ["--template", str(self.template)]
         with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(  # noqa: S603
+            self.process = subprocess.Popen(
                 command, cwd=REPO_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
             )
         deadline = time.monotonic() + timeout
@@ -157,6 +174,12 @@ def start_local_server(request: pytest.FixtureRequest) -> Iterator[Callable[...,
 
 
 @pytest.fixture(scope="session")
+def local_server_process() -> type[LocalServerProcess]:
+    """The process wrapper itself, for tests that need the process (signals, output)."""
+    return LocalServerProcess
+
+
+@pytest.fixture(scope="session")
 def local_server(start_local_server: Callable[..., str]) -> str:
     """Base URL of the local server with the repository's template.yaml and handlers."""
     return start_local_server()
@@ -179,13 +202,16 @@ def wait_for_email(
     deadline = time.monotonic() + timeout
     while True:
         emails = [
-            e for e in fetch_emails(base_url, to)
+            e
+            for e in fetch_emails(base_url, to)
             if subject_contains is None or subject_contains.lower() in e["subject"].lower()
         ]
         if len(emails) >= count:
             return emails[-1]
         if time.monotonic() > deadline:
-            raise AssertionError(f"no email #{count} to {to} (subject ~ {subject_contains!r}) after {timeout} s")
+            raise AssertionError(
+                f"no email #{count} to {to} (subject ~ {subject_contains!r}) after {timeout} s"
+            )
         time.sleep(0.05)
 
 
@@ -222,17 +248,31 @@ class Mailbox:
     def clear(self) -> None:
         requests.delete(f"{self.base_url}/_local/emails", timeout=10).raise_for_status()
 
-    def wait_for(self, to: str, *, count: int = 1, subject_contains: str | None = None,
-                 timeout: float = 5.0) -> dict[str, Any]:
-        return wait_for_email(self.base_url, to, count=count, subject_contains=subject_contains, timeout=timeout)
+    def wait_for(
+        self, to: str, *, count: int = 1, subject_contains: str | None = None, timeout: float = 5.0
+    ) -> dict[str, Any]:
+        return wait_for_email(
+            self.base_url, to, count=count, subject_contains=subject_contains, timeout=timeout
+        )
 
-    def token(self, to: str, path: str = "/verify-email", *, count: int = 1,
-              subject_contains: str | None = None, timeout: float = 5.0) -> str:
+    def token(
+        self,
+        to: str,
+        path: str = "/verify-email",
+        *,
+        count: int = 1,
+        subject_contains: str | None = None,
+        timeout: float = 5.0,
+    ) -> str:
         """The token of the newest email to `to` whose link goes to `path` (/verify-email, /reset-password)."""
         deadline = time.monotonic() + timeout
         while True:
-            message = self.wait_for(to, count=count, subject_contains=subject_contains,
-                                    timeout=max(0.1, deadline - time.monotonic()))
+            message = self.wait_for(
+                to,
+                count=count,
+                subject_contains=subject_contains,
+                timeout=max(0.1, deadline - time.monotonic()),
+            )
             try:
                 return token_from_email(message, path)
             except AssertionError:
