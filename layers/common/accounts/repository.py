@@ -133,16 +133,16 @@ class Repository:
         """1 round trip: point the user at the new token (superseding older ones of the purpose)
         and store the token. For verification, the account must still be unverified and, when the
         job names one, still on the same registration. Raises StaleJob otherwise."""
+        key = EmailToken.key(purpose, token_hash)
         token = EmailToken(
-            EmailToken.key(purpose, token_hash),
+            key,
             email_key=user.pk.removeprefix("USER#"),
             user_id=user.user_id,
             expires_at=expires_at,
             ttl=expires_at,
-            cleanup_bucket=None,
+            cleanup_bucket=expiry_bucket(key),
             cleanup_at=expires_at,
         )
-        token.cleanup_bucket = expiry_bucket(token.pk)
         if purpose == VERIFY:
             field = User.verify_token_hash
             condition = User.pk.exists() & (User.verified == False)  # noqa: E712
@@ -294,14 +294,14 @@ class Repository:
 
     def revoke_family(self, family_id: str, *, now: int, until: int) -> None:
         """1 round trip. `until`: when the last token of the family could expire."""
-        marker = RevokedFamily(RevokedFamily.key(family_id), revoked_at=now, ttl=until, cleanup_at=until)
-        marker.cleanup_bucket = expiry_bucket(marker.pk)
-        marker.save()
+        key = RevokedFamily.key(family_id)
+        RevokedFamily(key, revoked_at=now, ttl=until, cleanup_bucket=expiry_bucket(key), cleanup_at=until).save()
 
     @staticmethod
     def _refresh_item(email_key, user_id, epoch, token_hash, family_id, expires_at) -> RefreshToken:
-        item = RefreshToken(
-            RefreshToken.key(token_hash),
+        key = RefreshToken.key(token_hash)
+        return RefreshToken(
+            key,
             user_id=user_id,
             email=email_key,
             family_id=family_id,
@@ -309,10 +309,9 @@ class Repository:
             expires_at=expires_at,
             status="active",
             ttl=expires_at,
+            cleanup_bucket=expiry_bucket(key),
             cleanup_at=expires_at,
         )
-        item.cleanup_bucket = expiry_bucket(item.pk)
-        return item
 
     # -- counters ------------------------------------------------------------------------------
 

@@ -23,7 +23,7 @@ def register(services: Services, *, email: Address, password: str, name: str | N
     password_hash = services.hasher.hash(password)
     registration_id = uuid.uuid4().hex
     try:
-        services.repo.register(
+        result = services.repo.register(
             email_key=email.key,
             display_email=email.display,
             name=name,
@@ -31,7 +31,8 @@ def register(services: Services, *, email: Address, password: str, name: str | N
             registration_id=registration_id,
             now=now,
         )
-        count("Registrations")
+        if result.created:
+            count("Registrations")
     except AccountVerified:
         # Nothing changes; the worker sees a verified account and sends the owner a notice.
         pass
