@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 MAX_LENGTH = 254
@@ -17,6 +18,7 @@ class Address:
         return self.display.rsplit("@", 1)[0]
 
 
+@functools.lru_cache(maxsize=256)  # validated by the request schema, then parsed again by the flow
 def parse_address(value: str) -> Address:
     """Raise ValueError with a user-facing message when `value` is not an email address."""
     from email_validator import EmailNotValidError, validate_email

@@ -248,13 +248,21 @@ class Repository:
         if new_password_hash is None:
             token.save(condition=RefreshToken.pk.does_not_exist())
             return
-        with TransactWrite(connection=self._connection()) as transaction:
-            transaction.save(token, condition=RefreshToken.pk.does_not_exist())
-            transaction.update(
-                User(user.pk),
-                actions=[User.password_hash.set(new_password_hash)],
-                condition=User.password_hash == user.password_hash,
-            )
+        try:
+            with TransactWrite(connection=self._connection()) as transaction:
+                transaction.save(token, condition=RefreshToken.pk.does_not_exist())
+                transaction.update(
+                    User(user.pk),
+                    actions=[User.password_hash.set(new_password_hash)],
+                    condition=User.password_hash == user.password_hash,
+                )
+        except TransactWriteError as error:
+            # The password changed since it was checked (a reset raced this login): keep the new
+            # hash, skip the upgrade. The session carries the old epoch, so a reset revokes it.
+            if error.cause_response_code == "TransactionCanceledException" and _failed(error, 1):
+                token.save(condition=RefreshToken.pk.does_not_exist())
+                return
+            raise
 
     def get_refresh_token(self, token_hash: str) -> RefreshToken | None:
         """1 round trip."""

@@ -34,8 +34,12 @@ def verify_email(services: Services, *, token: str, ip: str) -> LimitState | Non
     try:
         services.repo.consume_verification(record, token_hash, now=now)
     except TokenAlreadyUsed:
-        # A concurrent request won; its transaction verified the account. No second welcome email.
-        return state
+        # A concurrent request won (no second welcome email) - unless the token is gone because
+        # cleanup deleted the account meanwhile: then say so rather than report success.
+        user = services.repo.get_user(record.email_key)
+        if user is not None and user.verified and user.user_id == record.user_id:
+            return state
+        raise InvalidToken() from None
     except TokenSuperseded:
         raise InvalidToken() from None
     count("EmailsVerified")
@@ -68,6 +72,10 @@ def deliver_verification(services: Services, mailer: Mailer, job: EmailJob, *, f
             return "email_limited"
         send_to_user(settings, mailer, user, EmailKind.ALREADY_REGISTERED)
         return "sent_already_registered"
+    if job.registration_id is not None and user.registration_id != job.registration_id:
+        # Replaced by a newer registration, whose own job sends the link: don't spend the
+        # per-address email budget on a link nobody may use.
+        return "stale"
     if first_attempt and not services.limiter.allow(
         "email_verification", job.email, settings.rate_limit_email_per_address, now=now
     ):
