@@ -52,13 +52,14 @@ MAX_REQUEST_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 LOCAL_PREFIX = "/_local/"
 PROBLEM_JSON = "application/problem+json"
 
-SECURITY_HEADERS = {
-    "Cache-Control": "no-store",
-    "Strict-Transport-Security": "max-age=63072000; includeSubDomains",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
-}
+
+
+def security_headers() -> list[tuple[str, str]]:
+    """The spec's headers, from the layer (imported late: the layer joins sys.path at start)."""
+    from accounts.http import SECURITY_HEADERS
+
+    return list(SECURITY_HEADERS.items())
+
 
 _LINK = re.compile(r"https?://[^\s<>\"')\]]+")
 
@@ -102,7 +103,7 @@ class HttpResponse:
 
 def json_response(status: int, payload: Any, *, content_type: str = "application/json") -> HttpResponse:
     body = json.dumps(payload, indent=None, ensure_ascii=False).encode("utf-8")
-    return HttpResponse(status, [("Content-Type", content_type), *SECURITY_HEADERS.items()], body)
+    return HttpResponse(status, [("Content-Type", content_type), *security_headers()], body)
 
 
 def problem_response(
@@ -857,7 +858,7 @@ class LocalApp:
     # ------------------------------------------------------------------ CORS
 
     def preflight(self, request: Request) -> HttpResponse:
-        response = HttpResponse(204, list(SECURITY_HEADERS.items()))
+        response = HttpResponse(204, security_headers())
         cors = self.cors
         origin = request.header("origin")
         if cors is None or not cors.origin_allowed(origin):
@@ -963,7 +964,7 @@ class LocalApp:
             return json_response(200, self.emails.list(to))
         if path == "/_local/emails" and method == "DELETE":
             self.emails.clear()
-            return HttpResponse(204, list(SECURITY_HEADERS.items()))
+            return HttpResponse(204, security_headers())
         if path == "/_local/cleanup" and method == "POST":
             return self.run_cleanup()
         if path == "/_local/routes" and method in ("GET", "HEAD"):
