@@ -23,8 +23,6 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
-import email
-import email.policy
 import hashlib
 import importlib
 import json
@@ -39,7 +37,7 @@ import traceback
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from email.utils import getaddresses, parseaddr
+from email.utils import parseaddr
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -106,39 +104,17 @@ def json_response(status: int, payload: Any, *, content_type: str = "application
     return HttpResponse(status, [("Content-Type", content_type), *security_headers()], body)
 
 
-def problem_response(
-    status: int, code: str, title: str, detail: str, extra_headers: dict[str, str] | None = None
-) -> HttpResponse:
-    """A problem+json answer produced by the local server itself (same shape as the service's)."""
-    body: dict[str, Any] = {
-        "type": "about:blank",
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "code": code,
-    }
-    try:  # the service's own problem bodies, when the layer is importable
-        from accounts import errors as service_errors
-        from accounts import http as service_http
+def problem_response(error: Any, extra_headers: dict[str, str] | None = None) -> HttpResponse:
+    """A problem+json answer produced by the local server itself: the service's own document for
+    an accounts.errors.ServiceError, so local refusals look exactly like the handlers' ones."""
+    from accounts.http import problem
 
-        error_type = next(
-            (
-                cls
-                for cls in vars(service_errors).values()
-                if isinstance(cls, type) and issubclass(cls, service_errors.ServiceError) and cls.code == code
-            ),
-            None,
-        )
-        if error_type is not None:
-            service_body = json.loads(service_http.problem(error_type(detail)).body)
-            service_body.update({"title": title, "detail": detail})
-            body = service_body
-    except Exception:  # noqa: BLE001, S110 - the plain shape above is the fallback
-        pass
-    response = json_response(status, body, content_type=PROBLEM_JSON)
-    for name, value in (extra_headers or {}).items():
-        response.set_header(name, value)
-    return response
+    response = problem(error)
+    answer = HttpResponse(error.status, [("Content-Type", PROBLEM_JSON), *security_headers()], response.body.encode())
+    for name, value in {**response.headers, **(extra_headers or {})}.items():
+        if name.lower() != "content-type":
+            answer.set_header(name, value)
+    return answer
 
 
 # ----------------------------------------------------------------------------- Lambda side
@@ -233,24 +209,15 @@ class EmailLog:
                 self.emails.append(record)
                 self._print(record)
 
-    def _record(self, message: Any) -> dict[str, Any]:
-        raw = getattr(message, "raw_data", None)
-        if raw is not None:
-            parsed = parse_raw(raw)
-        else:  # a Simple (non-raw) SendEmail
-            parsed = {
-                "to": [parseaddr(a)[1] for a in _flatten(getattr(message, "destinations", {}))],
-                "subject": getattr(message, "subject", ""),
-                "text": getattr(message, "body", ""),
-                "html": "",
-            }
-        if not parsed.get("to"):
-            parsed["to"] = [parseaddr(a)[1] for a in _flatten(getattr(message, "destinations", []))]
+    @staticmethod
+    def _record(message: Any) -> dict[str, Any]:
+        """The mailer sends Raw MIME through SES v2; moto keeps it whole in `raw_data`."""
+        parsed = parse_raw(message.raw_data)
         return {
-            "to": list(parsed.get("to") or []),
-            "subject": parsed.get("subject") or "",
-            "text": parsed.get("text") or "",
-            "html": parsed.get("html") or "",
+            "to": list(parsed["to"] or message.destinations),
+            "subject": parsed["subject"],
+            "text": parsed["text"],
+            "html": parsed["html"],
             "sent_at": utc_now_iso(),
         }
 
@@ -276,38 +243,10 @@ class EmailLog:
             self.emails.clear()
 
 
-def _flatten(value: Any) -> list[str]:
-    if isinstance(value, dict):
-        return [address for addresses in value.values() for address in addresses]
-    return list(value or [])
-
-
 def parse_raw(raw: str | bytes) -> dict[str, Any]:
-    """{"to", "subject", "text", "html"} of a MIME message (the layer's parser if it has one)."""
-    try:
-        from accounts.mailer import parse_raw as service_parse_raw
+    from accounts.mailer import parse_raw as parse
 
-        return service_parse_raw(raw)
-    except ImportError:
-        pass
-    message = (
-        email.message_from_string(raw, policy=email.policy.default)
-        if isinstance(raw, str)
-        else email.message_from_bytes(raw, policy=email.policy.default)
-    )
-
-    def part(subtype: str) -> str:
-        body = message.get_body(preferencelist=(subtype,))  # type: ignore[attr-defined]
-        if body is None or body.get_content_type() != f"text/{subtype}":
-            return ""
-        return str(body.get_content()).replace("\r\n", "\n")
-
-    return {
-        "to": [address for _, address in getaddresses(message.get_all("To", []))],
-        "subject": str(message.get("Subject", "")),
-        "text": part("plain"),
-        "html": part("html"),
-    }
+    return parse(raw)
 
 
 # ----------------------------------------------------------------------------- SQS worker
@@ -739,12 +678,10 @@ class LocalApp:
             if local is not None:
                 return local, "local"
         if request.body_too_large:
-            return problem_response(
-                413, "payload_too_large", "Payload too large", "The request body is too large."
-            ), "server"
+            return problem_response(errors().PayloadTooLarge()), "server"
         route, path_parameters = self.router.match(request.method, unquote(request.path))
         if route is None:
-            return problem_response(404, "not_found", "Not found", "No such route."), "no route"
+            return problem_response(errors().NotFound()), "no route"
         function = self.functions[route.function_logical_id]
         event = self.build_event(request, route, path_parameters)
         if route.authorizer is not None:
@@ -756,9 +693,7 @@ class LocalApp:
         except Exception:  # noqa: BLE001 - a crashed function is API Gateway's 500
             log(f"!! {route.handler} raised on {route.route_key}:")
             traceback.print_exc()
-            return problem_response(
-                500, "internal_error", "Internal error", "The request could not be completed."
-            ), route.function_logical_id
+            return problem_response(errors().ServiceError()), route.function_logical_id
         finally:
             self.emails.poll()
         return self.to_http(result), route.function_logical_id
@@ -848,9 +783,7 @@ class LocalApp:
                 payload = base64.b64decode(body)
             except (binascii.Error, ValueError):
                 log("!! the handler returned isBase64Encoded with a body that is not base64")
-                return problem_response(
-                    500, "internal_error", "Internal error", "The request could not be completed."
-                )
+                return problem_response(errors().ServiceError())
         else:
             payload = (body if isinstance(body, str) else json.dumps(body)).encode("utf-8")
         return HttpResponse(int(result["statusCode"]), headers, payload)
@@ -913,12 +846,9 @@ class LocalApp:
         with self._keys_lock:
             if self._keys_cache is not None and self._keys_cache[0] == fingerprint:
                 return self._keys_cache[1]
-        try:
-            from accounts.jwt_keys import load_signing_keys
+        from accounts.jwt_keys import load_signing_keys
 
-            keys: Any = load_signing_keys(secret_id, client)
-        except ImportError:
-            keys = _fallback_public_keys(client, secret_id)
+        keys = load_signing_keys(secret_id, client)
         with self._keys_lock:
             self._keys_cache = (fingerprint, keys)
         return keys
@@ -930,7 +860,9 @@ class LocalApp:
         if scheme.lower() != "bearer" or not token.strip():
             return self._unauthorized("Bearer")
         try:
-            claims = verify_token(
+            from accounts.jwt_keys import verify_access_token
+
+            claims = verify_access_token(
                 token.strip(),
                 self.signing_keys(),
                 issuer=os.environ.get("JWT_ISSUER", ""),
@@ -947,13 +879,7 @@ class LocalApp:
 
     @staticmethod
     def _unauthorized(challenge: str) -> HttpResponse:
-        return problem_response(
-            401,
-            "unauthorized",
-            "Unauthorized",
-            "A valid access token is required.",
-            {"WWW-Authenticate": challenge},
-        )
+        return problem_response(errors().Unauthorized(), {"WWW-Authenticate": challenge})
 
     # ------------------------------------------------------------------ local-only routes
 
@@ -1021,7 +947,7 @@ class LocalApp:
     def run_cleanup(self) -> HttpResponse:
         schedules = self.template.schedules
         if not schedules:
-            return problem_response(404, "not_found", "Not found", "The template has no scheduled function.")
+            return problem_response(errors().NotFound("The template has no scheduled function."))
         schedule = schedules[0]
         function = self.functions[schedule.function_logical_id]
         event = self.scheduled_event(schedule)
@@ -1030,7 +956,7 @@ class LocalApp:
         except Exception:  # noqa: BLE001
             log(f"!! {function.definition.handler} raised:")
             traceback.print_exc()
-            return problem_response(500, "internal_error", "Internal error", "The cleanup run failed.")
+            return problem_response(errors().ServiceError("The cleanup run failed."))
         finally:
             self.emails.poll()
         return json_response(200, result)
@@ -1098,70 +1024,20 @@ def _claim_string(value: Any) -> str:
     return str(value)
 
 
-# ----------------------------------------------------------------------------- keys and tokens
+# ----------------------------------------------------------------------------- the layer
+
+
+def errors() -> Any:
+    """accounts.errors, imported late: the layer joins sys.path when the server starts."""
+    from accounts import errors as service_errors
+
+    return service_errors
 
 
 def generate_private_key_pem() -> str:
-    try:
-        from accounts.jwt_keys import generate_private_key_pem as service_generate
+    from accounts.jwt_keys import generate_private_key_pem as generate
 
-        return service_generate()
-    except ImportError:
-        from cryptography.hazmat.primitives import serialization
-        from cryptography.hazmat.primitives.asymmetric import rsa
-
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        return key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        ).decode("ascii")
-
-
-def _fallback_public_keys(client: Any, secret_id: str) -> dict[str, Any]:
-    """Public keys by RFC 7638 thumbprint, read with PyJWT/cryptography only."""
-    from cryptography.hazmat.primitives.serialization import load_pem_private_key
-
-    keys = {}
-    for stage in ("AWSCURRENT", "AWSPREVIOUS"):
-        try:
-            value = client.get_secret_value(SecretId=secret_id, VersionStage=stage)["SecretString"]
-            public_key = load_pem_private_key(value.encode(), password=None).public_key()
-        except Exception:  # noqa: BLE001, S112 - no such version, or not a PEM key
-            continue
-        numbers = public_key.public_numbers()  # type: ignore[union-attr]
-
-        def b64(number: int) -> str:
-            return (
-                base64.urlsafe_b64encode(number.to_bytes((number.bit_length() + 7) // 8, "big"))
-                .rstrip(b"=")
-                .decode()
-            )
-
-        canonical = json.dumps(
-            {"e": b64(numbers.e), "kty": "RSA", "n": b64(numbers.n)}, separators=(",", ":")
-        )
-        kid = base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest()).rstrip(b"=").decode()
-        keys[kid] = public_key
-    return keys
-
-
-def verify_token(token: str, keys: Any, *, issuer: str, audience: str) -> dict[str, Any]:
-    try:
-        from accounts.jwt_keys import verify_access_token
-    except ImportError:
-        import jwt
-
-        kid = jwt.get_unverified_header(token).get("kid")
-        if kid not in keys:
-            raise ValueError("unknown key id") from None
-        return jwt.decode(
-            token,
-            keys[kid],
-            algorithms=["RS256"],
-            issuer=issuer,
-            audience=audience,
-            options={"require": ["iss", "aud", "exp", "sub"]},
-        )
-    return verify_access_token(token, keys, issuer=issuer, audience=audience)
+    return generate()
 
 
 # ----------------------------------------------------------------------------- HTTP server
@@ -1250,9 +1126,7 @@ class Handler(BaseHTTPRequestHandler):
         except Exception:  # noqa: BLE001 - a bug in the local server itself
             traceback.print_exc()
             response, target = (
-                problem_response(
-                    500, "internal_error", "Internal error", "The request could not be completed."
-                ),
+                problem_response(errors().ServiceError()),
                 "server error",
             )
         self._write(response, head=request.method == "HEAD")
