@@ -245,23 +245,6 @@ def test_non_ascii_product_name_is_encoded_in_the_header_and_decoded_back() -> N
     assert parse_raw(raw)["subject"] == "Welcome to Café"
 
 
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch):
-    from moto import mock_aws
-
-    for variable, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(variable, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        yield
-
-
 def _sent_messages() -> list:
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.ses.models import ses_backends
