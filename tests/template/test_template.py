@@ -327,9 +327,7 @@ LEAST_PRIVILEGE = {
     },
     "CleanupFunction": {
         "dynamodb:Query",
-        "dynamodb:GetItem",
         "dynamodb:DeleteItem",
-        "dynamodb:BatchWriteItem",
     },
     "MailerFunction": {
         "dynamodb:GetItem",
