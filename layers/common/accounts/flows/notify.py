@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from accounts import tokens
 from accounts.mailer import EmailKind, Mailer, render
 from accounts.models import User
+from accounts.repository import StaleJob
 from accounts.settings import Settings
+
+if TYPE_CHECKING:
+    from accounts.services import Services
 
 
 def send_to_user(
@@ -28,3 +35,31 @@ def send_to_user(
         expires_in_hours=hours,
     )
     mailer.send(user.email, email)
+
+
+def send_link(
+    services: Services,
+    mailer: Mailer,
+    user: User,
+    kind: EmailKind,
+    *,
+    purpose: str,
+    lifetime_seconds: int,
+    registration_id: str | None = None,
+) -> bool:
+    """Issue a fresh token of `purpose` (superseding older ones) and email its link.
+
+    False when the account changed since the job was queued (StaleJob): nothing is sent."""
+    token = tokens.new_token()
+    try:
+        services.repo.issue_email_token(
+            user,
+            purpose=purpose,
+            token_hash=tokens.hash_token(token),
+            expires_at=services.now() + lifetime_seconds,
+            registration_id=registration_id,
+        )
+    except StaleJob:
+        return False
+    send_to_user(services.settings, mailer, user, kind, token=token, lifetime_seconds=lifetime_seconds)
+    return True

@@ -6,12 +6,12 @@ from accounts import tokens
 from accounts.email_jobs import EmailJob, JobKind
 from accounts.emails import Address
 from accounts.errors import InvalidToken, TokenExpired
-from accounts.flows.notify import send_to_user
+from accounts.flows.notify import send_link, send_to_user
 from accounts.mailer import EmailKind, Mailer
 from accounts.observability import count
 from accounts.passwords import require_policy
 from accounts.rate_limits import LimitState
-from accounts.repository import RESET, StaleJob, TokenAlreadyUsed, TokenSuperseded
+from accounts.repository import RESET, TokenAlreadyUsed, TokenSuperseded
 from accounts.services import Services
 
 
@@ -56,15 +56,9 @@ def deliver_reset(services: Services, mailer: Mailer, job: EmailJob, *, first_at
         "email_password_reset", job.email, settings.rate_limit_email_per_address, now=now
     ):
         return "email_limited"
-    token = tokens.new_token()
-    try:
-        services.repo.issue_email_token(
-            user, purpose=RESET, token_hash=tokens.hash_token(token), expires_at=now + settings.reset_token_ttl_seconds
-        )
-    except StaleJob:
+    if not send_link(services, mailer, user, EmailKind.PASSWORD_RESET, purpose=RESET,
+                     lifetime_seconds=settings.reset_token_ttl_seconds):
         return "stale"
-    send_to_user(settings, mailer, user, EmailKind.PASSWORD_RESET, token=token,
-                 lifetime_seconds=settings.reset_token_ttl_seconds)
     return "sent_password_reset"
 
 

@@ -6,11 +6,11 @@ from accounts import tokens
 from accounts.email_jobs import EmailJob, JobKind
 from accounts.emails import Address
 from accounts.errors import InvalidToken, TokenExpired
-from accounts.flows.notify import send_to_user
+from accounts.flows.notify import send_link, send_to_user
 from accounts.mailer import EmailKind, Mailer
 from accounts.observability import count
 from accounts.rate_limits import LimitState
-from accounts.repository import VERIFY, StaleJob, TokenAlreadyUsed, TokenSuperseded
+from accounts.repository import VERIFY, TokenAlreadyUsed, TokenSuperseded
 from accounts.services import Services
 
 
@@ -80,20 +80,10 @@ def deliver_verification(services: Services, mailer: Mailer, job: EmailJob, *, f
         "email_verification", job.email, settings.rate_limit_email_per_address, now=now
     ):
         return "email_limited"
-    token = tokens.new_token()
-    try:
-        services.repo.issue_email_token(
-            user,
-            purpose=VERIFY,
-            token_hash=tokens.hash_token(token),
-            expires_at=now + settings.verify_token_ttl_seconds,
-            registration_id=job.registration_id,
-        )
-    except StaleJob:
+    if not send_link(services, mailer, user, EmailKind.VERIFICATION, purpose=VERIFY,
+                     lifetime_seconds=settings.verify_token_ttl_seconds, registration_id=job.registration_id):
         # Verified or re-registered meanwhile: a newer job carries the current registration.
         return "stale"
-    send_to_user(settings, mailer, user, EmailKind.VERIFICATION, token=token,
-                 lifetime_seconds=settings.verify_token_ttl_seconds)
     return "sent_verification"
 
 
