@@ -1,16 +1,15 @@
-"""EventBridge schedule: delete unverified accounts past their time and expired leftovers."""
+"""EventBridge schedule: remind, then delete, accounts that were never verified."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from accounts.flows.cleanup import run_cleanup
 from accounts.observability import logger, metrics
+from accounts.services import get_services
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, int]:
-    from accounts.flows.cleanup import run_cleanup
-    from accounts.services import get_services
-
-    return run_cleanup(get_services())
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, int | bool]:
+    return run_cleanup(get_services(), remaining_ms=context.get_remaining_time_in_millis).as_dict()

@@ -8,29 +8,33 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 
-from accounts.http import handle, json_response, new_app, source_ip
+from accounts.emails import parse_address
+from accounts.flows import sessions
+from accounts.http import handle, json_response, new_app, source_ip, user_agent
+from accounts.jwt_keys import get_signing_keys, jwks as key_set, openid_configuration as discovery
 from accounts.observability import logger, metrics
 from accounts.schemas import LoginRequest, Profile, RefreshRequest, TokenResponse, responses
+from accounts.services import get_services
+from accounts.settings import get_settings
 
 app = new_app()
+
+
+def _client() -> sessions.Client:
+    return sessions.Client(ip=source_ip(app), user_agent=user_agent(app))
 
 
 @app.post(
     "/v1/auth/login",
     summary="Log in",
-    description="Exchanges email and password for an access token and a refresh token. Unknown email and "
-    "wrong password answer the same 401.",
+    description="Exchanges email and password for an access token and a refresh token, and starts a "
+    "session. Unknown email and wrong password answer the same 401.",
     responses=responses(200, "Tokens", TokenResponse, 400, 401, 403, 413, 415, 422, 429, 500, 503),
     tags=["sessions"],
 )
 def login(body: LoginRequest) -> Response[TokenResponse]:
-    from accounts.emails import parse_address
-    from accounts.flows.sessions import login as log_in
-    from accounts.jwt_keys import get_signing_keys
-    from accounts.services import get_services
-
-    issued, state = log_in(
-        get_services(), get_signing_keys(), email=parse_address(body.email), password=body.password, ip=source_ip(app)
+    issued, state = sessions.login(
+        get_services(), get_signing_keys(), email=parse_address(body.email), password=body.password, client=_client()
     )
     return json_response(200, issued.as_response(), state)
 
@@ -38,49 +42,41 @@ def login(body: LoginRequest) -> Response[TokenResponse]:
 @app.post(
     "/v1/auth/refresh",
     summary="Rotate a refresh token",
-    description="Returns new tokens; the presented refresh token is retired. Presenting a retired token "
-    "revokes its whole family.",
-    responses=responses(200, "Tokens", TokenResponse, 400, 401, 413, 415, 422, 429, 500, 503),
+    description="Returns new tokens in the same session; the presented refresh token is retired. Presenting "
+    "it again within the reuse grace answers the same new pair; after the grace it revokes the session.",
+    responses=responses(200, "Tokens", TokenResponse, 400, 401, 413, 415, 422, 500, 503),
     tags=["sessions"],
 )
 def refresh(body: RefreshRequest) -> Response[TokenResponse]:
-    from accounts.flows.sessions import refresh as rotate
-    from accounts.jwt_keys import get_signing_keys
-    from accounts.services import get_services
-
-    issued, state = rotate(get_services(), get_signing_keys(), refresh_token=body.refresh_token, ip=source_ip(app))
-    return json_response(200, issued.as_response(), state)
+    issued = sessions.refresh(get_services(), get_signing_keys(), refresh_token=body.refresh_token, client=_client())
+    return json_response(200, issued.as_response())
 
 
 @app.post(
     "/v1/auth/logout",
     summary="Log out",
-    description="Revokes the refresh token and its family. Answers 204 for unknown or already revoked tokens too.",
+    description="Revokes the refresh token's session. Answers 204 for unknown or already revoked tokens too.",
     responses=responses(204, "Logged out", None, 400, 413, 415, 422, 500, 503),
     tags=["sessions"],
 )
 def logout(body: RefreshRequest) -> Response[None]:
-    from accounts.flows.sessions import logout as revoke
-    from accounts.services import get_services
-
-    revoke(get_services(), refresh_token=body.refresh_token)
+    sessions.logout(get_services(), get_signing_keys(), refresh_token=body.refresh_token)
     return Response(status_code=204, body=None)
 
 
 @app.get(
     "/v1/auth/me",
     summary="The caller's profile",
-    description="Needs `Authorization: Bearer <access token>`; checked by the API's JWT authorizer.",
+    description="Needs `Authorization: Bearer <access token>`, checked by the API's JWT authorizer; a token "
+    "whose session was revoked, or whose user is disabled, is refused although it has not expired.",
     responses=responses(200, "Profile", Profile, 401, 500, 503),
     tags=["sessions"],
 )
 def me() -> Profile:
-    from accounts.flows.sessions import profile
-    from accounts.services import get_services
-
     authorizer = app.current_event.request_context.authorizer
     claims = (authorizer.jwt_claim if authorizer else None) or {}
-    return Profile(**profile(get_services(), claims=claims))
+    user, _ = sessions.authenticate(get_services(), claims)
+    return Profile(**sessions.profile(user))
 
 
 @app.get(
@@ -90,8 +86,6 @@ def me() -> Profile:
     tags=["keys"],
 )
 def jwks() -> dict:
-    from accounts.jwt_keys import get_signing_keys, jwks as key_set
-
     return key_set(get_signing_keys())
 
 
@@ -103,9 +97,6 @@ def jwks() -> dict:
     tags=["keys"],
 )
 def openid_configuration() -> dict:
-    from accounts.jwt_keys import openid_configuration as discovery
-    from accounts.settings import get_settings
-
     return discovery(get_settings().jwt_issuer)
 
 

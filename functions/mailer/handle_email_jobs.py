@@ -11,27 +11,25 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from accounts.email_jobs import EmailJob, JobKind
+from accounts.flows import password_reset, verification
 from accounts.observability import count, logger, metrics
+from accounts.services import get_mailer, get_services
 
 # Report failed records instead of failing the invocation, also when every record failed.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
-def _deliveries() -> dict[str, Any]:
-    from accounts.flows import password_reset, verification
-
-    return {
-        "verification": verification.deliver_verification,
-        "welcome": verification.deliver_welcome,
-        "password_reset": password_reset.deliver_reset,
-        "password_changed": password_reset.deliver_password_changed,
-    }
+DELIVERIES = {
+    JobKind.VERIFICATION: verification.deliver_verification,
+    JobKind.VERIFICATION_REMINDER: verification.deliver_reminder,
+    JobKind.WELCOME: verification.deliver_welcome,
+    JobKind.PASSWORD_RESET: password_reset.deliver_reset,
+    JobKind.PASSWORD_CHANGED: password_reset.deliver_password_changed,
+}
 
 
 def record_handler(record: SQSRecord) -> str:
-    from accounts.email_jobs import EmailJob
-    from accounts.services import get_mailer, get_services
-
     try:
         job = EmailJob.parse(record.body)
     except ValueError:
@@ -42,7 +40,7 @@ def record_handler(record: SQSRecord) -> str:
     services = get_services()
     first_attempt = int(record.attributes.approximate_receive_count or 1) <= 1
     try:
-        outcome = _deliveries()[job.kind](services, get_mailer(), job, first_attempt=first_attempt)
+        outcome = DELIVERIES[job.kind](services, get_mailer(), job, first_attempt=first_attempt)
     except Exception as error:
         # Never the message body or the email (it carries a token): kind, type and AWS code only.
         code = getattr(error, "response", {}).get("Error", {}).get("Code") if hasattr(error, "response") else None

@@ -6,9 +6,12 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 
-from accounts.http import handle, json_response, new_app, source_ip
+from accounts.emails import parse_address
+from accounts.flows.password_reset import confirm_reset as confirm, request_reset as request
+from accounts.http import handle, json_response, new_app, source_ip, user_agent
 from accounts.observability import logger, metrics
 from accounts.schemas import EmailRequest, Message, PasswordChanged, ResetConfirmRequest, responses
+from accounts.services import get_services
 
 REQUESTED = "If the address has an account, a link to reset the password is on its way."
 
@@ -23,10 +26,6 @@ app = new_app()
     tags=["accounts"],
 )
 def request_reset(body: EmailRequest) -> Response[Message]:
-    from accounts.emails import parse_address
-    from accounts.flows.password_reset import request_reset as request
-    from accounts.services import get_services
-
     state = request(get_services(), email=parse_address(body.email), ip=source_ip(app))
     return json_response(202, Message(message=REQUESTED).model_dump(), state)
 
@@ -40,10 +39,8 @@ def request_reset(body: EmailRequest) -> Response[Message]:
     tags=["accounts"],
 )
 def confirm_reset(body: ResetConfirmRequest) -> Response[PasswordChanged]:
-    from accounts.flows.password_reset import confirm_reset as confirm
-    from accounts.services import get_services
-
-    state = confirm(get_services(), token=body.token, password=body.password, ip=source_ip(app))
+    state = confirm(get_services(), token=body.token, password=body.password, ip=source_ip(app),
+                    user_agent=user_agent(app))
     return json_response(200, PasswordChanged().model_dump(), state)
 
 

@@ -6,9 +6,12 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 
+from accounts.emails import parse_address
+from accounts.flows.registration import register as register_account
 from accounts.http import handle, json_response, new_app, source_ip
 from accounts.observability import logger, metrics
 from accounts.schemas import Message, RegisterRequest, responses
+from accounts.services import get_services
 
 ACCEPTED = "If the address can be registered, a verification link is on its way."
 
@@ -24,10 +27,6 @@ app = new_app()
     tags=["accounts"],
 )
 def register(body: RegisterRequest) -> Response[Message]:
-    from accounts.emails import parse_address
-    from accounts.flows.registration import register as register_account
-    from accounts.services import get_services
-
     state = register_account(
         get_services(), email=parse_address(body.email), password=body.password, name=body.name, ip=source_ip(app)
     )

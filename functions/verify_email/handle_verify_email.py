@@ -6,9 +6,12 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 
+from accounts.emails import parse_address
+from accounts.flows.verification import resend as resend_link, verify_email as consume
 from accounts.http import handle, json_response, new_app, source_ip
 from accounts.observability import logger, metrics
 from accounts.schemas import EmailRequest, EmailVerified, Message, TokenRequest, responses
+from accounts.services import get_services
 
 RESENT = "If the address has an account waiting for verification, a new link is on its way."
 
@@ -24,9 +27,6 @@ app = new_app()
     tags=["accounts"],
 )
 def verify_email(body: TokenRequest) -> Response[EmailVerified]:
-    from accounts.flows.verification import verify_email as consume
-    from accounts.services import get_services
-
     state = consume(get_services(), token=body.token, ip=source_ip(app))
     return json_response(200, EmailVerified().model_dump(), state)
 
@@ -39,10 +39,6 @@ def verify_email(body: TokenRequest) -> Response[EmailVerified]:
     tags=["accounts"],
 )
 def resend(body: EmailRequest) -> Response[Message]:
-    from accounts.emails import parse_address
-    from accounts.flows.verification import resend as resend_link
-    from accounts.services import get_services
-
     state = resend_link(get_services(), email=parse_address(body.email), ip=source_ip(app))
     return json_response(202, Message(message=RESENT).model_dump(), state)
 

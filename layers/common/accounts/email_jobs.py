@@ -23,6 +23,7 @@ _FIELDS = frozenset({"kind", "email", "registration_id"})
 
 class JobKind(enum.StrEnum):
     VERIFICATION = "verification"  # register and resend: verification link, or "already registered"
+    VERIFICATION_REMINDER = "verification_reminder"  # cleanup's one reminder: a fresh link
     PASSWORD_RESET = "password_reset"
     PASSWORD_CHANGED = "password_changed"
     WELCOME = "welcome"
@@ -111,11 +112,25 @@ class EmailQueue:
     @property
     def client(self) -> Any:
         if self._client is None:
-            import boto3
+            from accounts import aws
 
-            self._client = boto3.client("sqs")
+            self._client = aws.client("sqs")
         return self._client
 
     def enqueue(self, job: EmailJob) -> None:
         """Send one job; SQS errors propagate (the caller decides how the API answers)."""
         self.client.send_message(QueueUrl=self.queue_url, MessageBody=job.to_json())
+
+    def enqueue_many(self, jobs: list[EmailJob]) -> None:
+        """Send jobs ten to a call (SendMessageBatch); entries SQS refused are sent again once,
+        then reported as an error."""
+        for start in range(0, len(jobs), 10):
+            batch = {str(index): job for index, job in enumerate(jobs[start:start + 10])}
+            for _ in range(2):
+                entries = [{"Id": key, "MessageBody": job.to_json()} for key, job in batch.items()]
+                failed = self.client.send_message_batch(QueueUrl=self.queue_url, Entries=entries).get("Failed", [])
+                batch = {entry["Id"]: batch[entry["Id"]] for entry in failed}
+                if not batch:
+                    break
+            if batch:
+                raise RuntimeError(f"SQS refused {len(batch)} email jobs")

@@ -55,6 +55,11 @@ class EmailNotVerified(ServiceError):
     detail = "Verify your email address before logging in."
 
 
+class AccountDisabled(ServiceError):
+    status, code, title = 403, "account_disabled", "Account disabled"
+    detail = "This account has been disabled."
+
+
 class NotFound(ServiceError):
     status, code, title = 404, "not_found", "Not found"
     detail = "No such route."

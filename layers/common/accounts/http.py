@@ -203,3 +203,8 @@ def handle(app: APIGatewayHttpResolver, event: dict[str, Any], context: Any) -> 
 def source_ip(app: APIGatewayHttpResolver) -> str:
     """API Gateway's view of the caller, never a client-supplied header."""
     return app.current_event.request_context.http.source_ip
+
+
+def user_agent(app: APIGatewayHttpResolver) -> str | None:
+    """The caller's User-Agent as API Gateway received it (recorded on sessions and events)."""
+    return app.current_event.request_context.http.user_agent or None

@@ -27,6 +27,7 @@ class EmailKind(enum.StrEnum):
     PASSWORD_RESET = "password_reset"
     PASSWORD_CHANGED = "password_changed"
     WELCOME = "welcome"
+    VERIFICATION_REMINDER = "verification_reminder"
 
 
 # Subjects hold the product name only: user values (names, addresses) never reach a header.
@@ -36,9 +37,10 @@ _SUBJECTS: dict[EmailKind, str] = {
     EmailKind.PASSWORD_RESET: "Reset your {product} password",
     EmailKind.PASSWORD_CHANGED: "Your {product} password was changed",
     EmailKind.WELCOME: "Welcome to {product}",
+    EmailKind.VERIFICATION_REMINDER: "Reminder: verify your email for {product}",
 }
 
-_NEEDS_TOKEN = frozenset({EmailKind.VERIFICATION, EmailKind.PASSWORD_RESET})
+_NEEDS_TOKEN = frozenset({EmailKind.VERIFICATION, EmailKind.VERIFICATION_REMINDER, EmailKind.PASSWORD_RESET})
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,7 @@ def render(
     if kind in _NEEDS_TOKEN:
         if not token:
             raise ValueError(f"a token is required to render a {kind.value} email")
-        page = "verify-email" if kind is EmailKind.VERIFICATION else "reset-password"
+        page = "reset-password" if kind is EmailKind.PASSWORD_RESET else "verify-email"
         link = f"{base}/{page}?token={quote(token, safe='')}"
 
     subject = _SUBJECTS[kind].format(product=product)
@@ -133,9 +135,9 @@ class Mailer:
     @property
     def client(self) -> Any:
         if self._client is None:
-            import boto3
+            from accounts import aws
 
-            self._client = boto3.client("sesv2")
+            self._client = aws.client("sesv2")
         return self._client
 
     def build_message(self, to: str, email: RenderedEmail) -> bytes:

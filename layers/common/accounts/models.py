@@ -1,29 +1,53 @@
-"""pynamodb models of the single table (see docs/architecture.md for the key design).
+"""pynamodb models of the single table (docs/architecture.md has the item and access-pattern tables).
 
-All models share one table with a string hash key `pk`; the table name is set by `bind()` from
-the settings at first use, never at import. Every item stays far below 1 KB.
+Keys: `pk` (hash) and `sk` (range), both strings. A verified account is two items kept in step:
+`Account` under its address (what login, registration and the email flows read) and `User` under
+its id (what every token-bearing request reads, beside the session, in one BatchGetItem). The
+fields both sides need (display email, name, creation time, session epoch, disabled, roles, MFA)
+are written to both in one transaction. A user's sessions, security events and second factors
+live in the user's partition, so each list is one Query and nothing needs an index.
+
+The only index, `unverified`, holds unverified accounts alone (sparse), write-sharded over
+UNVERIFIED_SHARDS partition keys, and projects just what cleanup and reminders read. Everything
+else that expires (tokens, sessions, events, counters) carries `ttl` and is deleted by DynamoDB.
+
+The table name is set by `bind()` from the settings at first use, never at import.
 """
 
 from __future__ import annotations
 
 import hashlib
 
-from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.attributes import (
+    BooleanAttribute,
+    ListAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UnicodeSetAttribute,
+)
+from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 
-CLEANUP_INDEX = "cleanup"
-UNVERIFIED_BUCKET = "UNVERIFIED"
-EXPIRY_SHARDS = 4
+UNVERIFIED_INDEX = "unverified"
+# 32 partition keys: a registration burst spreads over all of them, and one cleanup run reads
+# them all (32 small Queries an hour cost nothing).
+UNVERIFIED_SHARDS = 32
+
+ACCOUNT_SK = "ACCOUNT"
+PROFILE_SK = "PROFILE"
+SESSION_PREFIX = "SESSION#"
+EVENT_PREFIX = "EVENT#"
+TOKEN_SK = "TOKEN"
+COUNTER_SK = "RATE"
 
 
-def expiry_bucket(pk: str) -> str:
-    """Spread expiring items over a few index partitions so no single one gets hot."""
-    return f"EXPIRES#{hashlib.sha256(pk.encode()).digest()[0] % EXPIRY_SHARDS}"
+def unverified_shard(email_key: str) -> str:
+    digest = hashlib.sha256(email_key.encode()).digest()
+    return f"UNVERIFIED#{int.from_bytes(digest[:4], 'big') % UNVERIFIED_SHARDS:02d}"
 
 
-def expiry_buckets() -> list[str]:
-    return [f"EXPIRES#{shard}" for shard in range(EXPIRY_SHARDS)]
+def unverified_shards() -> list[str]:
+    return [f"UNVERIFIED#{shard:02d}" for shard in range(UNVERIFIED_SHARDS)]
 
 
 class _Meta:
@@ -31,113 +55,175 @@ class _Meta:
     region = None
 
 
-class CleanupIndex(GlobalSecondaryIndex["CleanupEntry"]):
-    """Sparse index: only items that cleanup may have to delete carry `cleanup_bucket`."""
+class UnverifiedIndex(GlobalSecondaryIndex["CleanupEntry"]):
+    """Sparse: only unverified accounts carry `cleanup_shard`; `cleanup_due` is when cleanup must
+    next act on one (send the reminder, or delete it)."""
 
     class Meta:
-        index_name = CLEANUP_INDEX
-        projection = AllProjection()
+        index_name = UNVERIFIED_INDEX
+        projection = IncludeProjection(["registered_at", "reminded_at"])
         read_capacity_units = 0
         write_capacity_units = 0
 
-    cleanup_bucket = UnicodeAttribute(hash_key=True)
-    cleanup_at = NumberAttribute(range_key=True)
+    cleanup_shard = UnicodeAttribute(hash_key=True)
+    cleanup_due = NumberAttribute(range_key=True)
 
 
 class _Item(Model):
     Meta = _Meta
     pk = UnicodeAttribute(hash_key=True)
-    cleanup_bucket = UnicodeAttribute(null=True)
-    cleanup_at = NumberAttribute(null=True)
+    sk = UnicodeAttribute(range_key=True)
 
 
-class User(_Item):
-    """`USER#<normalized email>`. The password hash of an unverified account is the pending one."""
+class _Shared:
+    """Attributes an Account and its User both carry (written together in one transaction)."""
+
+    email = UnicodeAttribute()  # the address as typed (trimmed, domain normalized), for display
+    name = UnicodeAttribute(null=True)
+    created_at = NumberAttribute()
+    session_epoch = NumberAttribute(default=0)  # bumped to revoke every session at once
+    disabled = BooleanAttribute(default=False)
+    roles = UnicodeSetAttribute(null=True)
+    mfa_enabled = BooleanAttribute(default=False)
+
+
+class Account(_Shared, _Item):
+    """`EMAIL#<address key>` / `ACCOUNT`: the account as its address knows it.
+
+    An unverified account is this item alone; its password hash is the pending one."""
 
     user_id = UnicodeAttribute()
-    email = UnicodeAttribute()  # as the user typed it (trimmed), for display
-    name = UnicodeAttribute(null=True)
     password_hash = UnicodeAttribute()
     verified = BooleanAttribute(default=False)
-    created_at = NumberAttribute()
+    verified_by = UnicodeAttribute(null=True)  # hash of the link that verified it (friendly repeats)
     registration_id = UnicodeAttribute(null=True)
     verify_token_hash = UnicodeAttribute(null=True)
     reset_token_hash = UnicodeAttribute(null=True)
-    session_epoch = NumberAttribute(default=0)
+    # Unverified accounts only (the sparse index):
+    registered_at = NumberAttribute(null=True)
+    reminded_at = NumberAttribute(null=True)
+    cleanup_shard = UnicodeAttribute(null=True)
+    cleanup_due = NumberAttribute(null=True)
 
     @staticmethod
-    def key(email_key: str) -> str:
-        return f"USER#{email_key}"
+    def key(email_key: str) -> tuple[str, str]:
+        return f"EMAIL#{email_key}", ACCOUNT_SK
+
+    @property
+    def email_key(self) -> str:
+        return self.pk.removeprefix("EMAIL#")
+
+
+class User(_Shared, _Item):
+    """`USER#<user id>` / `PROFILE`: exists once the address is verified."""
+
+    email_key = UnicodeAttribute()
+
+    @staticmethod
+    def key(user_id: str) -> tuple[str, str]:
+        return f"USER#{user_id}", PROFILE_SK
+
+    @property
+    def user_id(self) -> str:
+        return self.pk.removeprefix("USER#")
+
+
+class Session(_Item):
+    """`USER#<user id>` / `SESSION#<session id>`: one refresh-token family.
+
+    The refresh token itself is never stored: it is derived from (user, session, generation)
+    under a server secret, so the item only says which generation is current."""
+
+    created_at = NumberAttribute()
+    last_used_at = NumberAttribute()
+    ip = UnicodeAttribute(null=True)
+    user_agent = UnicodeAttribute(null=True)
+    generation = NumberAttribute()
+    rotated_at = NumberAttribute()  # when `generation` last moved (the reuse grace counts from it)
+    epoch = NumberAttribute()  # the user's session_epoch when the session began
+    amr = ListAttribute(of=UnicodeAttribute)
+    expires_at = NumberAttribute()
+    ttl = NumberAttribute()
+
+    @staticmethod
+    def key(user_id: str, session_id: str) -> tuple[str, str]:
+        return f"USER#{user_id}", f"{SESSION_PREFIX}{session_id}"
+
+    @property
+    def user_id(self) -> str:
+        return self.pk.removeprefix("USER#")
+
+    @property
+    def session_id(self) -> str:
+        return self.sk.removeprefix(SESSION_PREFIX)
+
+
+class SecurityEvent(_Item):
+    """`USER#<user id>` / `EVENT#<epoch ms>#<random>`: newest first with a reverse Query; 90-day TTL."""
+
+    type = UnicodeAttribute()
+    at = NumberAttribute()
+    ip = UnicodeAttribute(null=True)
+    user_agent = UnicodeAttribute(null=True)
+    actor = UnicodeAttribute(null=True)  # the admin's user id, for admin actions
+    ttl = NumberAttribute()
 
 
 class EmailToken(_Item):
-    """`TOKEN#<purpose>#<sha256>`: a verification or reset token; the purpose is part of the key."""
+    """`TOKEN#<purpose>#<sha256>` / `TOKEN`: a link's token. The account names its current token
+    of each purpose; consuming removes that name, so a token works once and only while current.
+
+    It carries the account's profile as it was when the link was issued, so verification can
+    create the User item without reading the Account first."""
 
     email_key = UnicodeAttribute()
     user_id = UnicodeAttribute()
+    email = UnicodeAttribute()
+    name = UnicodeAttribute(null=True)
+    created_at = NumberAttribute()
     expires_at = NumberAttribute()
-    used_at = NumberAttribute(null=True)
     ttl = NumberAttribute()
 
     @staticmethod
-    def key(purpose: str, token_hash: str) -> str:
-        return f"TOKEN#{purpose}#{token_hash}"
-
-
-class RefreshToken(_Item):
-    """`REFRESH#<sha256>`: one link of a refresh-token family."""
-
-    user_id = UnicodeAttribute()
-    email = UnicodeAttribute()  # normalized; the key of the user item
-    family_id = UnicodeAttribute()
-    session_epoch = NumberAttribute()
-    expires_at = NumberAttribute()
-    status = UnicodeAttribute()  # active | rotated
-    ttl = NumberAttribute()
-
-    @staticmethod
-    def key(token_hash: str) -> str:
-        return f"REFRESH#{token_hash}"
-
-
-class RevokedFamily(_Item):
-    """`FAMILY#<id>`: exists only once a family is revoked (logout or reuse detected)."""
-
-    revoked_at = NumberAttribute()
-    ttl = NumberAttribute()
-
-    @staticmethod
-    def key(family_id: str) -> str:
-        return f"FAMILY#{family_id}"
+    def key(purpose: str, token_hash: str) -> tuple[str, str]:
+        return f"TOKEN#{purpose}#{token_hash}", TOKEN_SK
 
 
 class Counter(_Item):
-    """`RATE#<limit>#<subject hash>#<window>`: a fixed-window counter."""
+    """`RATE#<limit>#<subject hash>#<window>` / `RATE`: a fixed-window counter."""
 
     hits = NumberAttribute(default=0)
     ttl = NumberAttribute(null=True)
 
 
 class CleanupEntry(_Item):
-    """What the cleanup index returns: any item, seen through the keys cleanup needs."""
+    """What the unverified index returns."""
 
-    index = CleanupIndex()
-    verified = BooleanAttribute(null=True)
-    verify_token_hash = UnicodeAttribute(null=True)
-    reset_token_hash = UnicodeAttribute(null=True)
+    index = UnverifiedIndex()
+    registered_at = NumberAttribute(null=True)
+    reminded_at = NumberAttribute(null=True)
+
+    @property
+    def email_key(self) -> str:
+        return self.pk.removeprefix("EMAIL#")
 
 
-ALL_MODELS: tuple[type[_Item], ...] = (User, EmailToken, RefreshToken, RevokedFamily, Counter, CleanupEntry)
+ALL_MODELS: tuple[type[_Item], ...] = (Account, User, Session, SecurityEvent, EmailToken, Counter, CleanupEntry)
 
 
 def bind(table_name: str) -> None:
-    """Point every model at the configured table. All models share one connection (one botocore
-    client): they are views of the same table, and each extra client costs cold-start time."""
+    """Point every model at the configured table through one shared pynamodb connection, whose
+    botocore client comes from the container's one session (accounts.aws)."""
+    from accounts import aws
+
     if _Meta.table_name == table_name and CleanupEntry._connection is not None:
         return
     _Meta.table_name = table_name
     for model in ALL_MODELS:
         model._connection = None
-    shared = CleanupEntry._get_connection()  # its schema knows the cleanup index too
+    shared = CleanupEntry._get_connection()  # its schema knows the index too
+    low_level = shared.connection
+    low_level._local.session = aws.session()
+    low_level.client  # build the client now, on this thread, from the shared session  # noqa: B018
     for model in ALL_MODELS:
         model._connection = shared

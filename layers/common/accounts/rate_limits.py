@@ -17,6 +17,12 @@ from accounts.settings import RateLimit
 class CounterStore(Protocol):
     def add_to_counter(self, key: str, *, expires_at: int) -> int: ...
 
+    def add_below(self, key: str, *, limit: int, expires_at: int) -> int | None: ...
+
+    def give_back(self, key: str) -> None: ...
+
+    def delete_counter(self, key: str) -> None: ...
+
 
 @dataclass(frozen=True)
 class Window:
@@ -77,8 +83,19 @@ class RateLimiter:
         return self.store.add_to_counter(counter_key(name, subject, window), expires_at=window.ends_at) <= limit.count
 
 
+@dataclass(frozen=True)
+class Attempt:
+    """A reserved password (or second-factor) check of one address; `key` None: lockout disabled."""
+
+    key: str | None
+    allowed: bool
+
+
 class Lockout:
-    """Failed logins per email address, counted whether or not an account exists."""
+    """At most COUNT password checks per address and window, counted whether or not an account
+    exists. Each check is reserved before it runs, by one conditional ADD (so parallel requests
+    cannot all slip under the limit); a successful check gives its reservation back, so only
+    failures use the budget up."""
 
     NAME = "lockout"
 
@@ -86,19 +103,29 @@ class Lockout:
         self.store = store
         self.limit = limit
 
-    def key(self, email_key: str, *, now: int) -> str | None:
+    def _key(self, email_key: str, now: int) -> tuple[str, Window]:
+        window = Window.at(now, self.limit.seconds)
+        return counter_key(self.NAME, email_key, window), window
+
+    def attempt(self, email_key: str, *, now: int) -> Attempt:
+        """1 round trip: reserve one check, or report that the address is locked for this window."""
         if not self.limit.enabled:
-            return None
-        return counter_key(self.NAME, email_key, Window.at(now, self.limit.seconds))
+            return Attempt(key=None, allowed=True)
+        key, window = self._key(email_key, now)
+        hits = self.store.add_below(key, limit=self.limit.count, expires_at=window.ends_at)
+        return Attempt(key=key, allowed=hits is not None)
 
-    def check(self, failures: int, *, now: int) -> None:
-        """Raise RateLimited while the address has used up its failures in this window."""
-        if self.limit.enabled and failures >= self.limit.count:
-            window = Window.at(now, self.limit.seconds)
-            state = LimitState(limit=self.limit.count, remaining=0, reset=window.ends_at - now)
-            raise _refuse(state, window.ends_at - now, "Too many failed logins for this address; try again later.")
+    def refusal(self, *, now: int) -> RateLimited:
+        window = Window.at(now, self.limit.seconds)
+        state = LimitState(limit=self.limit.count, remaining=0, reset=window.ends_at - now)
+        return _refuse(state, window.ends_at - now, "Too many failed logins for this address; try again later.")
 
-    def record_failure(self, email_key: str, *, now: int) -> None:
+    def give_back(self, attempt: Attempt) -> None:
+        """1 round trip: the check succeeded, so it does not count."""
+        if attempt.key is not None and attempt.allowed:
+            self.store.give_back(attempt.key)
+
+    def lift(self, email_key: str, *, now: int) -> None:
+        """1 round trip: forget this window's failures (a completed password reset proves ownership)."""
         if self.limit.enabled:
-            window = Window.at(now, self.limit.seconds)
-            self.store.add_to_counter(counter_key(self.NAME, email_key, window), expires_at=window.ends_at)
+            self.store.delete_counter(self._key(email_key, now)[0])

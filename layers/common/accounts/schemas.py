@@ -91,7 +91,9 @@ class Profile(BaseModel):
     email: str
     email_verified: bool
     name: str | None
-    created_at: str = Field(description="ISO 8601, UTC.")
+    created_at: str = Field(description="RFC 3339, UTC.")
+    mfa_enabled: bool
+    roles: list[str]
 
 
 class FieldError(BaseModel):
@@ -123,7 +125,7 @@ def problem_responses(*statuses: int) -> dict[int, dict]:
     descriptions = {
         400: "malformed_request or invalid_token",
         401: "invalid_credentials, invalid_grant or unauthorized",
-        403: "email_not_verified",
+        403: "email_not_verified or account_disabled",
         410: "token_expired",
         413: "payload_too_large",
         415: "unsupported_media_type",

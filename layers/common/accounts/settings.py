@@ -79,6 +79,17 @@ class Settings(BaseSettings):
 
     cors_allowed_origins: str = ""
     unverified_account_ttl_days: int = Field(default=7, ge=0)
+    # 0 turns the scheduled reminder off.
+    verification_reminder_after_hours: int = Field(default=24, ge=0)
+
+    # v2 token lifecycle. JWT_CLIENT_ID defaults to the audience (RFC 9068 `client_id`).
+    jwt_client_id: str = ""
+    # A refresh token rotated less than this long ago may be presented again (0: never).
+    refresh_reuse_grace_seconds: int = Field(default=10, ge=0, le=300)
+    # A new signing key is published this long before any function signs with it (API Gateway
+    # caches the key set); keys are re-read from Secrets Manager at most this often.
+    signing_key_publish_ahead_seconds: int = Field(default=7200, ge=0)
+    signing_key_cache_seconds: int = Field(default=300, ge=1, le=3600)
 
     rate_limit_register_per_ip: Limit = RateLimit(20, 3600)
     rate_limit_email_per_address: Limit = RateLimit(3, 3600)
@@ -128,6 +139,14 @@ class Settings(BaseSettings):
     @property
     def unverified_account_ttl_seconds(self) -> int:
         return self.unverified_account_ttl_days * 86400
+
+    @property
+    def verification_reminder_after_seconds(self) -> int:
+        return self.verification_reminder_after_hours * 3600
+
+    @property
+    def client_id(self) -> str:
+        return self.jwt_client_id or self.jwt_audience
 
 
 def _split(value: str) -> list[str]:

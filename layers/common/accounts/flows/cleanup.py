@@ -1,33 +1,95 @@
-"""Scheduled cleanup: unverified accounts past their time, and expired items TTL has not removed yet.
+"""Scheduled cleanup of accounts that were never verified, and their one reminder.
 
-It reads only the sparse `cleanup` index (never a scan), and every delete is conditional on the
-item still being due, so running it twice, or alongside a registration, is harmless."""
+Only unverified accounts are in the sparse `unverified` index (everything else expires by TTL).
+An entry's `cleanup_due` says when cleanup must next act on it: at registration it is the
+reminder time (VERIFICATION_REMINDER_AFTER_HOURS), and once the reminder is sent, the deletion
+time (UNVERIFIED_ACCOUNT_TTL_DAYS after registration). Each run reads the index partitions page
+by page, round-robin so every shard advances, acts on each page in parallel (conditional writes:
+an account verified or registered again meanwhile is left alone), and stops cleanly before the
+function's timeout; whatever is left is still due and the next run continues with it."""
 
 from __future__ import annotations
 
-from accounts.models import UNVERIFIED_BUCKET, expiry_buckets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from accounts import aws
+from accounts.email_jobs import EmailJob, JobKind
+from accounts.models import CleanupEntry, unverified_shards
 from accounts.observability import count, logger
 from accounts.services import Services
+from accounts.settings import Settings
 
-KINDS = {"TOKEN": "EmailTokens", "REFRESH": "RefreshTokens", "FAMILY": "RevokedFamilies", "RATE": "Counters"}
+PAGE_SIZE = 100
+# Stop when less than this is left of the invocation: enough to finish the page under way.
+SAFETY_MARGIN_MS = 30_000
 
 
-def run_cleanup(services: Services) -> dict[str, int]:
+def first_cleanup_due(settings: Settings, registered_at: int) -> int:
+    """When cleanup first acts on an account registered at `registered_at`."""
+    reminder = settings.verification_reminder_after_seconds
+    deletion = settings.unverified_account_ttl_seconds
+    return registered_at + (reminder if 0 < reminder < deletion else deletion)
+
+
+@dataclass
+class CleanupReport:
+    deleted: int = 0
+    reminded: int = 0
+    skipped: int = 0  # verified or registered again since the index was read
+    finished: bool = True
+    pages: int = field(default=0, repr=False)
+
+    def as_dict(self) -> dict[str, int | bool]:
+        return {"deleted": self.deleted, "reminded": self.reminded, "skipped": self.skipped,
+                "finished": self.finished}
+
+
+def run_cleanup(services: Services, *, remaining_ms: Callable[[], int]) -> CleanupReport:
     now = services.now()
-    repo = services.repo
-    deleted = {"UnverifiedAccounts": 0, **{name: 0 for name in KINDS.values()}}
+    report = CleanupReport()
+    pending = unverified_shards()
+    while pending:
+        still_due = []
+        for shard in pending:
+            if remaining_ms() < SAFETY_MARGIN_MS:
+                report.finished = False
+                _report(report)
+                return report
+            entries = services.repo.due_unverified(shard, now, limit=PAGE_SIZE)
+            report.pages += 1
+            _act(services, entries, now, report)
+            if len(entries) == PAGE_SIZE:
+                still_due.append(shard)
+        pending = still_due
+    _report(report)
+    return report
 
-    cutoff = now - services.settings.unverified_account_ttl_seconds
-    for entry in repo.due_for_cleanup(UNVERIFIED_BUCKET, cutoff):
-        deleted["UnverifiedAccounts"] += repo.delete_unverified_user(entry, cutoff)
 
-    for bucket in expiry_buckets():
-        for entry in repo.due_for_cleanup(bucket, now):
-            kind = KINDS.get(entry.pk.split("#", 1)[0])
-            if kind and repo.delete_expired(entry.pk, now):
-                deleted[kind] += 1
+def _act(services: Services, entries: list[CleanupEntry], now: int, report: CleanupReport) -> None:
+    settings, repo = services.settings, services.repo
+    reminders_on = settings.verification_reminder_after_seconds > 0
+    deletion_after = settings.unverified_account_ttl_seconds
 
-    for name, value in deleted.items():
-        count(f"Deleted{name}", value)
-    logger.info("cleanup finished", extra={"deleted": deleted})
-    return deleted
+    def handle(entry: CleanupEntry) -> str:
+        registered = int(entry.registered_at or 0)
+        delete_due = registered + deletion_after
+        if reminders_on and entry.reminded_at is None and now < delete_due:
+            return "reminded" if repo.mark_reminded(entry, now=now, delete_due=delete_due) else "skipped"
+        return "deleted" if repo.delete_unverified(entry) else "skipped"
+
+    outcomes = aws.parallel(*(lambda entry=entry: handle(entry) for entry in entries)) if entries else []
+    reminded = [entry for entry, outcome in zip(entries, outcomes) if outcome == "reminded"]
+    services.queue.enqueue_many([EmailJob(kind=JobKind.VERIFICATION_REMINDER, email=entry.email_key)
+                                 for entry in reminded])
+    report.reminded += len(reminded)
+    report.deleted += outcomes.count("deleted")
+    report.skipped += outcomes.count("skipped")
+
+
+def _report(report: CleanupReport) -> None:
+    count("DeletedUnverifiedAccounts", report.deleted)
+    count("VerificationRemindersQueued", report.reminded)
+    if not report.finished:
+        count("CleanupUnfinished")
+    logger.info("cleanup run", extra=report.as_dict())

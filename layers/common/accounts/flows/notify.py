@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from accounts import tokens
 from accounts.mailer import EmailKind, Mailer, render
-from accounts.models import User
+from accounts.models import Account
 from accounts.repository import StaleJob
 from accounts.settings import Settings
 
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 def send_to_user(
     settings: Settings,
     mailer: Mailer,
-    user: User,
+    user: Account,
     kind: EmailKind,
     *,
     token: str | None = None,
@@ -40,7 +40,7 @@ def send_to_user(
 def send_link(
     services: Services,
     mailer: Mailer,
-    user: User,
+    user: Account,
     kind: EmailKind,
     *,
     purpose: str,
@@ -52,7 +52,7 @@ def send_link(
     False when the account changed since the job was queued (StaleJob): nothing is sent."""
     token = tokens.new_token()
     try:
-        services.repo.issue_email_token(
+        services.repo.set_email_token(
             user,
             purpose=purpose,
             token_hash=tokens.hash_token(token),

@@ -11,7 +11,7 @@ from accounts.mailer import EmailKind, Mailer
 from accounts.observability import count
 from accounts.passwords import require_policy
 from accounts.rate_limits import LimitState
-from accounts.repository import RESET, TokenAlreadyUsed, TokenSuperseded
+from accounts.repository import RESET, TokenSuperseded, new_event
 from accounts.services import Services
 
 
@@ -23,25 +23,30 @@ def request_reset(services: Services, *, email: Address, ip: str) -> LimitState 
     return state
 
 
-def confirm_reset(services: Services, *, token: str, password: str, ip: str) -> LimitState | None:
-    settings = services.settings
+def confirm_reset(services: Services, *, token: str, password: str, ip: str,
+                  user_agent: str | None = None) -> LimitState | None:
+    """Sets the password, verifies the address, revokes every session (the session epoch moves on
+    both account items in one transaction) and lifts the address's login lockout."""
+    settings, repo = services.settings, services.repo
     now = services.now()
     state = services.limiter.hit("token_ip", ip, settings.rate_limit_token_per_ip, now=now)
     if not tokens.looks_like_token(token):
         raise InvalidToken()
     token_hash = tokens.hash_token(token)
-    record = services.repo.get_email_token(RESET, token_hash)
-    if record is None or record.used_at is not None:
+    record = repo.get_email_token(RESET, token_hash)
+    if record is None:
         raise InvalidToken()
-    if tokens.is_expired(record.expires_at, now):
+    if tokens.is_expired(int(record.expires_at), now):
         raise TokenExpired()
     # The policy is checked before anything is written: a refused password leaves the token usable.
-    require_policy(password, record.email_key, settings)
+    require_policy(password, record.email, settings)
     try:
-        services.repo.consume_reset(record, token_hash, password_hash=services.hasher.hash(password), now=now)
-    except (TokenAlreadyUsed, TokenSuperseded):
+        repo.reset_password(record, token_hash, password_hash=services.hasher.hash(password))
+    except TokenSuperseded:
         raise InvalidToken() from None
     count("PasswordResets")
+    services.lockout.lift(record.email_key, now=now)
+    repo.record_event(new_event(record.user_id, "password_reset", now=now, ip=ip, user_agent=user_agent))
     services.queue.enqueue(EmailJob(kind=JobKind.PASSWORD_CHANGED, email=record.email_key))
     return state
 
@@ -49,14 +54,14 @@ def confirm_reset(services: Services, *, token: str, password: str, ip: str) -> 
 def deliver_reset(services: Services, mailer: Mailer, job: EmailJob, *, first_attempt: bool) -> str:
     settings = services.settings
     now = services.now()
-    user = services.repo.get_user(job.email)
-    if user is None:
+    account = services.repo.get_account(job.email)
+    if account is None:
         return "unknown_address"
     if first_attempt and not services.limiter.allow(
         "email_password_reset", job.email, settings.rate_limit_email_per_address, now=now
     ):
         return "email_limited"
-    if not send_link(services, mailer, user, EmailKind.PASSWORD_RESET, purpose=RESET,
+    if not send_link(services, mailer, account, EmailKind.PASSWORD_RESET, purpose=RESET,
                      lifetime_seconds=settings.reset_token_ttl_seconds):
         return "stale"
     return "sent_password_reset"
@@ -64,8 +69,8 @@ def deliver_reset(services: Services, mailer: Mailer, job: EmailJob, *, first_at
 
 def deliver_password_changed(services: Services, mailer: Mailer, job: EmailJob, *, first_attempt: bool) -> str:
     """Security notification: always sent (no per-address limit), so an owner always learns of it."""
-    user = services.repo.get_user(job.email)
-    if user is None:
+    account = services.repo.get_account(job.email)
+    if account is None:
         return "unknown_address"
-    send_to_user(services.settings, mailer, user, EmailKind.PASSWORD_CHANGED)
+    send_to_user(services.settings, mailer, account, EmailKind.PASSWORD_CHANGED)
     return "sent_password_changed"

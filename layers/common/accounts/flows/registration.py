@@ -6,6 +6,7 @@ import uuid
 
 from accounts.email_jobs import EmailJob, JobKind
 from accounts.emails import Address
+from accounts.flows.cleanup import first_cleanup_due
 from accounts.observability import count
 from accounts.passwords import require_policy
 from accounts.rate_limits import LimitState
@@ -30,6 +31,7 @@ def register(services: Services, *, email: Address, password: str, name: str | N
             password_hash=password_hash,
             registration_id=registration_id,
             now=now,
+            cleanup_due=first_cleanup_due(settings, now),
         )
         if result.created:
             count("Registrations")

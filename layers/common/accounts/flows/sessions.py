@@ -1,19 +1,39 @@
-"""Sessions: login, refresh-token rotation with reuse detection, logout, and the caller's profile."""
+"""Sessions: login, refresh-token rotation with a reuse grace, logout, and the caller's session.
+
+A session is one item in the user's partition; its refresh token is derived from (user, session,
+generation) under the server secret, so a refresh moves the generation with one conditional
+write and never stores a token. Every token-bearing request checks the session and the user in
+one BatchGetItem (`authenticate`)."""
 
 from __future__ import annotations
 
-import uuid
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from accounts import tokens
-from accounts.emails import Address, normalize
-from accounts.errors import EmailNotVerified, InvalidCredentials, InvalidGrant, Unauthorized
+from accounts import aws, tokens
+from accounts.emails import Address
+from accounts.errors import AccountDisabled, EmailNotVerified, InvalidCredentials, InvalidGrant, Unauthorized
+from accounts.jwt_keys import BASE_SCOPE, issue_access_token
+from accounts.models import Session, User
 from accounts.observability import count, logger
 from accounts.rate_limits import LimitState
-from accounts.repository import SessionRevoked, TokenAlreadyUsed
+from accounts.repository import TokenAlreadyUsed, new_event, new_session
 from accounts.services import Services
+
+ADMIN_ROLE = "admin"
+ADMIN_SCOPE = "accounts:admin"
+PASSWORD_AMR = ["pwd"]
+_ID = re.compile(r"[0-9a-f]{32}")
+
+
+@dataclass(frozen=True)
+class Client:
+    """Who is calling, as API Gateway saw it (recorded on sessions and security events)."""
+
+    ip: str
+    user_agent: str | None = None
 
 
 @dataclass(frozen=True)
@@ -31,122 +51,176 @@ class IssuedTokens:
         }
 
 
-def _access_token(services: Services, keys: Any, *, user_id: str, email_key: str, now: int) -> str:
-    from accounts.jwt_keys import issue_access_token
+def scope_for(roles: set[str] | None) -> str:
+    return f"{BASE_SCOPE} {ADMIN_SCOPE}" if roles and ADMIN_ROLE in roles else BASE_SCOPE
 
+
+def _issue(services: Services, keys: Any, *, user: User | Any, user_id: str, session: Session,
+           generation: int, now: int) -> IssuedTokens:
     settings = services.settings
-    return issue_access_token(
+    access = issue_access_token(
         keys,
         user_id=user_id,
-        email=email_key,
+        email=user.email,
         email_verified=True,  # only verified accounts ever get a session
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
+        client_id=settings.client_id,
+        session_id=session.session_id,
+        amr=list(session.amr),
+        scope=scope_for(user.roles),
         ttl_seconds=settings.access_token_ttl_seconds,
         now=now,
     )
+    refresh = tokens.refresh_token(
+        keys.refresh_token_secret,
+        tokens.RefreshClaims(user_id=user_id, session_id=session.session_id, generation=generation),
+    )
+    return IssuedTokens(access, refresh, settings.access_token_ttl_seconds)
 
 
-def login(services: Services, keys: Any, *, email: Address, password: str, ip: str) -> tuple[IssuedTokens, LimitState | None]:
-    """Unknown email and wrong password cost the same (a dummy argon2 verify) and answer the same."""
-    settings = services.settings
+def login(services: Services, keys: Any, *, email: Address, password: str, client: Client) -> tuple[IssuedTokens, LimitState | None]:
+    """Unknown email and wrong password cost the same (a dummy argon2 verify) and answer the same.
+
+    Calls: IP limit; then, in parallel, the lockout reservation and the account; then, in
+    parallel, the session (+ its `login` event) and giving the reservation back."""
+    settings, repo = services.settings, services.repo
     now = services.now()
-    state = services.limiter.hit("login_ip", ip, settings.rate_limit_login_per_ip, now=now)
+    state = services.limiter.hit("login_ip", client.ip, settings.rate_limit_login_per_ip, now=now)
     lockout = services.lockout
-    lockout_key = lockout.key(email.key, now=now)
-    if lockout_key is None:
-        user, failures = services.repo.get_user(email.key), 0
-    else:
-        user, failures = services.repo.get_user_and_counter(email.key, lockout_key)
-    lockout.check(failures, now=now)
-    if user is None:
+    attempt, account = aws.parallel(lambda: lockout.attempt(email.key, now=now), lambda: repo.get_account(email.key))
+    if not attempt.allowed:
+        if account is not None:
+            repo.record_event(new_event(account.user_id, "locked_out", now=now, ip=client.ip, user_agent=client.user_agent))
+        raise lockout.refusal(now=now)
+    if account is None:
         services.hasher.dummy_verify(password)
         ok = False
     else:
-        ok = services.hasher.verify(user.password_hash, password)
+        ok = services.hasher.verify(account.password_hash, password)
     if not ok:
-        lockout.record_failure(email.key, now=now)
+        # The reservation stays: it is this failure's count.
+        if account is not None:
+            repo.record_event(new_event(account.user_id, "login_failed", now=now, ip=client.ip, user_agent=client.user_agent))
         count("LoginFailures")
         raise InvalidCredentials()
-    if not user.verified:
-        raise EmailNotVerified()
-    upgraded = services.hasher.hash(password) if services.hasher.needs_rehash(user.password_hash) else None
-    refresh_token = tokens.new_token()
-    services.repo.create_session(
-        user,
-        token_hash=tokens.hash_token(refresh_token),
-        family_id=uuid.uuid4().hex,
+    if not account.verified or account.disabled:
+        lockout.give_back(attempt)  # the password was right: not a failure
+        raise EmailNotVerified() if not account.verified else AccountDisabled()
+    session = new_session(
+        account.user_id,
+        epoch=int(account.session_epoch),
+        now=now,
         expires_at=now + settings.refresh_token_ttl_seconds,
-        new_password_hash=upgraded,
+        ip=client.ip,
+        user_agent=client.user_agent,
+        amr=PASSWORD_AMR,
     )
-    if upgraded:
+    event = new_event(account.user_id, "login", now=now, ip=client.ip, user_agent=client.user_agent)
+    aws.parallel(lambda: repo.start_session(session, event), lambda: lockout.give_back(attempt))
+    if services.hasher.needs_rehash(account.password_hash) and repo.upgrade_password_hash(
+        account, services.hasher.hash(password)
+    ):
         logger.info("password hash upgraded to current argon2 parameters")
     count("Logins")
-    access = _access_token(services, keys, user_id=user.user_id, email_key=email.key, now=now)
-    return IssuedTokens(access, refresh_token, settings.access_token_ttl_seconds), state
+    return _issue(services, keys, user=account, user_id=account.user_id, session=session, generation=0, now=now), state
 
 
-def refresh(services: Services, keys: Any, *, refresh_token: str, ip: str) -> tuple[IssuedTokens, LimitState | None]:
-    settings = services.settings
+def refresh(services: Services, keys: Any, *, refresh_token: str, client: Client) -> IssuedTokens:
+    """Calls: the session and its user (one BatchGetItem), then one conditional write.
+
+    A token rotated less than REFRESH_REUSE_GRACE_SECONDS ago answers with the pair its first
+    presentation received (no write), so parallel tabs and retries converge on one token; any
+    older token revokes the session (reuse detection)."""
+    settings, repo = services.settings, services.repo
+    claims = tokens.read_refresh_token(keys.refresh_token_secret, refresh_token)
+    if claims is None:
+        raise InvalidGrant()
     now = services.now()
-    state = services.limiter.hit("token_ip", ip, settings.rate_limit_token_per_ip, now=now)
-    if not tokens.looks_like_token(refresh_token):
+    user, session = repo.get_user_and_session(claims.user_id, claims.session_id)
+    if session is None or tokens.is_expired(int(session.expires_at), now) or not _usable(user, session):
         raise InvalidGrant()
-    record = services.repo.get_refresh_token(tokens.hash_token(refresh_token))
-    if record is None or tokens.is_expired(record.expires_at, now):
+    current = int(session.generation)
+    if claims.generation == current:
+        try:
+            generation = repo.rotate_session(session, now=now, ip=client.ip, user_agent=client.user_agent,
+                                             expires_at=now + settings.refresh_token_ttl_seconds)
+        except TokenAlreadyUsed:
+            # A parallel presentation of the same token won: within the grace, answer what it got.
+            session = repo.get_session(claims.user_id, claims.session_id)
+            if session is None:
+                raise InvalidGrant() from None
+            if not _in_grace(services, session, claims.generation, now):
+                _reuse_detected(services, session, client, now=now)
+                raise InvalidGrant() from None
+            generation = int(session.generation)
+    elif _in_grace(services, session, claims.generation, now):
+        generation = current
+    else:
+        _reuse_detected(services, session, client, now=now)
         raise InvalidGrant()
-    family_ends = now + settings.refresh_token_ttl_seconds
-    if record.status != "active":
-        _reuse_detected(services, record.family_id, now=now, until=family_ends)
-        raise InvalidGrant()
-    successor = tokens.new_token()
-    try:
-        services.repo.rotate_session(record, new_hash=tokens.hash_token(successor), expires_at=family_ends, now=now)
-    except TokenAlreadyUsed:
-        # Two uses of one refresh token: the second is a reuse, whoever sent it.
-        _reuse_detected(services, record.family_id, now=now, until=family_ends)
-        raise InvalidGrant() from None
-    except SessionRevoked:
-        raise InvalidGrant() from None
     count("Refreshes")
-    access = _access_token(services, keys, user_id=record.user_id, email_key=record.email, now=now)
-    return IssuedTokens(access, successor, settings.access_token_ttl_seconds), state
+    return _issue(services, keys, user=user, user_id=claims.user_id, session=session, generation=generation, now=now)
 
 
-def _reuse_detected(services: Services, family_id: str, *, now: int, until: int) -> None:
-    services.repo.revoke_family(family_id, now=now, until=until)
+def _usable(user: User | None, session: Session) -> bool:
+    """A session works while its user exists, is not disabled, and has not revoked all sessions since."""
+    return user is not None and not user.disabled and int(session.epoch) == int(user.session_epoch)
+
+
+def _in_grace(services: Services, session: Session, presented: int, now: int) -> bool:
+    grace = services.settings.refresh_reuse_grace_seconds
+    return grace > 0 and presented == int(session.generation) - 1 and now - int(session.rotated_at) < grace
+
+
+def _reuse_detected(services: Services, session: Session, client: Client, *, now: int) -> None:
+    repo = services.repo
+    aws.parallel(
+        lambda: repo.delete_session(session.user_id, session.session_id),
+        lambda: repo.record_event(new_event(session.user_id, "refresh_reuse_detected", now=now,
+                                            ip=client.ip, user_agent=client.user_agent)),
+    )
     count("RefreshTokenReuse")
-    logger.warning("refresh token reuse detected; family revoked", extra={"family_id": family_id})
+    logger.warning("refresh token reuse detected; session revoked", extra={"user_id": session.user_id,
+                                                                           "session_id": session.session_id})
 
 
-def logout(services: Services, *, refresh_token: str) -> None:
-    """Revokes the token's family. Unknown, expired or already revoked tokens: nothing to do, same answer."""
-    if not tokens.looks_like_token(refresh_token):
+def logout(services: Services, keys: Any, *, refresh_token: str) -> None:
+    """One write: the session is deleted. Unknown, forged or already revoked tokens: nothing to
+    do, same answer."""
+    claims = tokens.read_refresh_token(keys.refresh_token_secret, refresh_token)
+    if claims is None:
         return
-    record = services.repo.get_refresh_token(tokens.hash_token(refresh_token))
-    if record is None:
-        return
-    now = services.now()
-    services.repo.revoke_family(record.family_id, now=now, until=now + services.settings.refresh_token_ttl_seconds)
+    services.repo.delete_session(claims.user_id, claims.session_id)
     count("Logouts")
 
 
-def profile(services: Services, *, claims: dict[str, Any]) -> dict[str, Any]:
-    """The caller's profile; the claims were checked by the JWT authorizer."""
-    subject, email = claims.get("sub"), claims.get("email")
-    if not subject or not email:
+def authenticate(services: Services, claims: dict[str, Any]) -> tuple[User, Session]:
+    """The caller's user and session from access-token claims the JWT authorizer already checked:
+    one BatchGetItem; Unauthorized when the session was revoked (logout, reset, revocation) or
+    expired, or the user is disabled or gone, although the token has not expired."""
+    subject, session_id = claims.get("sub"), claims.get("sid")
+    if not isinstance(subject, str) or not isinstance(session_id, str):
         raise Unauthorized()
-    try:
-        email_key = normalize(str(email))
-    except ValueError:
-        raise Unauthorized() from None
-    user = services.repo.get_user(email_key)
-    if user is None or user.user_id != subject:
+    if not _ID.fullmatch(subject) or not _ID.fullmatch(session_id):
         raise Unauthorized()
+    user, session = services.repo.get_user_and_session(subject, session_id)
+    if session is None or tokens.is_expired(int(session.expires_at), services.now()) or not _usable(user, session):
+        raise Unauthorized()
+    return user, session
+
+
+def rfc3339(epoch: int) -> str:
+    return datetime.fromtimestamp(int(epoch), UTC).isoformat().replace("+00:00", "Z")
+
+
+def profile(user: User) -> dict[str, Any]:
     return {
         "user_id": user.user_id,
         "email": user.email,
-        "email_verified": bool(user.verified),
+        "email_verified": True,
         "name": user.name,
-        "created_at": datetime.fromtimestamp(int(user.created_at), UTC).isoformat().replace("+00:00", "Z"),
+        "created_at": rfc3339(int(user.created_at)),
+        "mfa_enabled": bool(user.mfa_enabled),
+        "roles": sorted(user.roles or ()),
     }

@@ -8,13 +8,15 @@ from accounts.emails import Address
 from accounts.errors import InvalidToken, TokenExpired
 from accounts.flows.notify import send_link, send_to_user
 from accounts.mailer import EmailKind, Mailer
+from accounts.models import EmailToken
 from accounts.observability import count
 from accounts.rate_limits import LimitState
-from accounts.repository import VERIFY, TokenAlreadyUsed, TokenSuperseded
+from accounts.repository import VERIFY, TokenSuperseded
 from accounts.services import Services
 
 
 def verify_email(services: Services, *, token: str, ip: str) -> LimitState | None:
+    """Calls: IP limit, the token, one transaction (account verified + User item created)."""
     now = services.now()
     state = services.limiter.hit("token_ip", ip, services.settings.rate_limit_token_per_ip, now=now)
     if not tokens.looks_like_token(token):
@@ -23,28 +25,28 @@ def verify_email(services: Services, *, token: str, ip: str) -> LimitState | Non
     record = services.repo.get_email_token(VERIFY, token_hash)
     if record is None:
         raise InvalidToken()
-    if record.used_at is not None:
-        # Friendly repeat (a second click, a mail scanner that POSTs): fine while the account is verified.
-        user = services.repo.get_user(record.email_key)
-        if user is not None and user.verified and user.user_id == record.user_id:
+    if tokens.is_expired(int(record.expires_at), now):
+        if _verified_by(services, record, token_hash):
             return state
-        raise InvalidToken()
-    if tokens.is_expired(record.expires_at, now):
         raise TokenExpired()
     try:
-        services.repo.consume_verification(record, token_hash, now=now)
-    except TokenAlreadyUsed:
-        # A concurrent request won (no second welcome email) - unless the token is gone because
-        # cleanup deleted the account meanwhile: then say so rather than report success.
-        user = services.repo.get_user(record.email_key)
-        if user is not None and user.verified and user.user_id == record.user_id:
-            return state
-        raise InvalidToken() from None
+        services.repo.verify(record, token_hash, now=now)
     except TokenSuperseded:
+        # A second click, a mail scanner that POSTs, or a concurrent request that won: fine while
+        # the account is verified by this very link (no second welcome email). Otherwise the link
+        # was superseded, or cleanup deleted the account meanwhile.
+        if _verified_by(services, record, token_hash):
+            return state
         raise InvalidToken() from None
     count("EmailsVerified")
     services.queue.enqueue(EmailJob(kind=JobKind.WELCOME, email=record.email_key))
     return state
+
+
+def _verified_by(services: Services, record: EmailToken, token_hash: str) -> bool:
+    account = services.repo.get_account(record.email_key)
+    return (account is not None and account.verified and account.user_id == record.user_id
+            and account.verified_by == token_hash)
 
 
 def resend(services: Services, *, email: Address, ip: str) -> LimitState | None:
@@ -60,19 +62,19 @@ def deliver_verification(services: Services, mailer: Mailer, job: EmailJob, *, f
     to a verified one that someone tried to register, nothing otherwise. Returns the outcome."""
     settings = services.settings
     now = services.now()
-    user = services.repo.get_user(job.email)
-    if user is None:
+    account = services.repo.get_account(job.email)
+    if account is None:
         return "unknown_address"
-    if user.verified:
+    if account.verified:
         if job.registration_id is None:
             return "already_verified"
         if first_attempt and not services.limiter.allow(
             "email_already_registered", job.email, settings.rate_limit_email_per_address, now=now
         ):
             return "email_limited"
-        send_to_user(settings, mailer, user, EmailKind.ALREADY_REGISTERED)
+        send_to_user(settings, mailer, account, EmailKind.ALREADY_REGISTERED)
         return "sent_already_registered"
-    if job.registration_id is not None and user.registration_id != job.registration_id:
+    if job.registration_id is not None and account.registration_id != job.registration_id:
         # Replaced by a newer registration, whose own job sends the link: don't spend the
         # per-address email budget on a link nobody may use.
         return "stale"
@@ -80,16 +82,28 @@ def deliver_verification(services: Services, mailer: Mailer, job: EmailJob, *, f
         "email_verification", job.email, settings.rate_limit_email_per_address, now=now
     ):
         return "email_limited"
-    if not send_link(services, mailer, user, EmailKind.VERIFICATION, purpose=VERIFY,
+    if not send_link(services, mailer, account, EmailKind.VERIFICATION, purpose=VERIFY,
                      lifetime_seconds=settings.verify_token_ttl_seconds, registration_id=job.registration_id):
         # Verified or re-registered meanwhile: a newer job carries the current registration.
         return "stale"
     return "sent_verification"
 
 
-def deliver_welcome(services: Services, mailer: Mailer, job: EmailJob, *, first_attempt: bool) -> str:
-    user = services.repo.get_user(job.email)
-    if user is None or not user.verified:
+def deliver_reminder(services: Services, mailer: Mailer, job: EmailJob, *, first_attempt: bool) -> str:
+    """Worker: cleanup's one reminder: a fresh link (superseding the earlier ones) to an account
+    that is still unverified. Not counted against the per-address limit: one per account."""
+    account = services.repo.get_account(job.email)
+    if account is None or account.verified:
         return "skipped"
-    send_to_user(services.settings, mailer, user, EmailKind.WELCOME)
+    if not send_link(services, mailer, account, EmailKind.VERIFICATION_REMINDER, purpose=VERIFY,
+                     lifetime_seconds=services.settings.verify_token_ttl_seconds):
+        return "stale"
+    return "sent_verification_reminder"
+
+
+def deliver_welcome(services: Services, mailer: Mailer, job: EmailJob, *, first_attempt: bool) -> str:
+    account = services.repo.get_account(job.email)
+    if account is None or not account.verified:
+        return "skipped"
+    send_to_user(services.settings, mailer, account, EmailKind.WELCOME)
     return "sent_welcome"
