@@ -200,6 +200,8 @@ class CleanupEntry(_Item):
     """What the unverified index returns."""
 
     index = UnverifiedIndex()
+    cleanup_shard = UnicodeAttribute()
+    cleanup_due = NumberAttribute()
     registered_at = NumberAttribute(null=True)
     reminded_at = NumberAttribute(null=True)
 
@@ -227,3 +229,9 @@ def bind(table_name: str) -> None:
     low_level.client  # build the client now, on this thread, from the shared session  # noqa: B018
     for model in ALL_MODELS:
         model._connection = shared
+
+
+def forget_binding() -> None:
+    """Drop the shared connection (tests switch between AWS endpoints and mocks)."""
+    for model in ALL_MODELS:
+        model._connection = None

@@ -15,7 +15,7 @@ from typing import Any
 from accounts import aws, tokens
 from accounts.emails import Address
 from accounts.errors import AccountDisabled, EmailNotVerified, InvalidCredentials, InvalidGrant, Unauthorized
-from accounts.jwt_keys import BASE_SCOPE, issue_access_token
+from accounts.jwt_keys import ADMIN_SCOPE, SCOPE, issue_access_token
 from accounts.models import Session, User
 from accounts.observability import count, logger
 from accounts.rate_limits import LimitState
@@ -23,7 +23,6 @@ from accounts.repository import TokenAlreadyUsed, new_event, new_session
 from accounts.services import Services
 
 ADMIN_ROLE = "admin"
-ADMIN_SCOPE = "accounts:admin"
 PASSWORD_AMR = ["pwd"]
 _ID = re.compile(r"[0-9a-f]{32}")
 
@@ -52,7 +51,7 @@ class IssuedTokens:
 
 
 def scope_for(roles: set[str] | None) -> str:
-    return f"{BASE_SCOPE} {ADMIN_SCOPE}" if roles and ADMIN_ROLE in roles else BASE_SCOPE
+    return f"{SCOPE} {ADMIN_SCOPE}" if roles and ADMIN_ROLE in roles else SCOPE
 
 
 def _issue(services: Services, keys: Any, *, user: User | Any, user_id: str, session: Session,
