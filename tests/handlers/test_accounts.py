@@ -10,7 +10,7 @@ import handle_verify_email
 import pytest
 import time_machine
 
-from tests.handlers.conftest import PASSWORD, TABLE, api_event, drain_emails, invoke, token_from
+from tests.handlers.conftest import PASSWORD, account_item, api_event, drain_emails, invoke, table_items, token_from
 
 ADA = "ada@example.com"
 
@@ -27,7 +27,7 @@ def verify(token: str):
 
 
 def user_item(email: str = ADA) -> dict:
-    return boto3.client("dynamodb").get_item(TableName=TABLE, Key={"pk": {"S": f"USER#{email}"}}).get("Item", {})
+    return account_item(email)
 
 
 def test_sample_event_registers_and_the_email_link_verifies(aws):
@@ -85,9 +85,8 @@ def test_concurrent_registrations_of_one_email_create_exactly_one_account(aws):
     for thread in threads:
         thread.join()
     assert results == [202] * 8
-    items = boto3.client("dynamodb").scan(TableName=TABLE)["Items"]
-    users = [item for item in items if item["pk"]["S"].startswith("USER#")]
-    assert len(users) == 1
+    accounts = [item for item in table_items() if item["pk"]["S"].startswith("EMAIL#")]
+    assert len(accounts) == 1
 
 
 def test_concurrent_uses_of_one_verification_token_verify_once_and_welcome_once(aws):

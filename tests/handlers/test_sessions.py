@@ -1,37 +1,41 @@
-"""Login, refresh, logout, me, key set and password reset through the real handlers, on moto."""
+"""Login, refresh, logout, me and the key set through the real handlers, on moto, including the
+races that only parallel Lambdas produce (threads here; moto applies each request atomically)."""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from typing import Any
 
-import handle_password_reset
-import handle_register
+import boto3
 import handle_session
-import handle_verify_email
 import pytest
 import time_machine
 
-from tests.handlers.conftest import PASSWORD, api_event, drain_emails, invoke, token_from
+from tests.handlers.conftest import PASSWORD, TABLE, api_event, invoke, verified_account
 
 ADA = "ada@example.com"
+WRONG = "Wrong-Password-99!"
 
 
 @pytest.fixture
 def account(aws):
     """A verified account for ADA with PASSWORD."""
-    invoke(handle_register, api_event("register", {"email": ADA, "password": PASSWORD, "name": "Ada"}))
-    [email] = drain_emails(aws["queue_url"])
-    assert invoke(handle_verify_email, api_event("verify_email", {"token": token_from(email)}))[0] == 200
-    drain_emails(aws["queue_url"])
+    verified_account(aws, ADA)
     return aws
 
 
 def login(email: str = ADA, password: str = PASSWORD, ip: str = "198.51.100.7"):
-    return invoke(handle_session, api_event("login", {"email": email, "password": password}, ip=ip))
+    return invoke(handle_session, api_event("login", {"email": email, "password": password}, ip=ip,
+                                            user_agent="Browser/1.0"))
 
 
 def refresh(token: str):
     return invoke(handle_session, api_event("refresh", {"refresh_token": token}))
+
+
+def logout(token: str):
+    return invoke(handle_session, api_event("logout", {"refresh_token": token}))
 
 
 def me(claims: dict):
@@ -47,71 +51,159 @@ def verified_claims(access_token: str) -> dict:
     return verify_access_token(access_token, get_signing_keys(), issuer="https://api.example.com", audience="example-api")
 
 
-def test_login_issues_tokens_and_me_returns_the_profile(account):
-    status, headers, body = login()
+def in_parallel(count: int, call: Callable[[], Any]) -> list[Any]:
+    results: list[Any] = []
+    lock = threading.Lock()
+
+    def run() -> None:
+        result = call()
+        with lock:
+            results.append(result)
+
+    threads = [threading.Thread(target=run) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def user_partition(user_id: str, prefix: str) -> list[dict]:
+    return boto3.client("dynamodb").query(
+        TableName=TABLE,
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+        ExpressionAttributeValues={":pk": {"S": f"USER#{user_id}"}, ":prefix": {"S": prefix}},
+    )["Items"]
+
+
+def test_login_issues_tokens_of_a_new_session_and_me_returns_the_profile(account):
+    status, _, body = login()
     assert status == 200 and body["token_type"] == "Bearer" and body["expires_in"] == 900
     claims = verified_claims(body["access_token"])
     assert claims["email"] == ADA and claims["email_verified"] is True
+    assert claims["amr"] == ["pwd"] and claims["client_id"] == "example-api"
+    assert claims["scope"] == "openid profile email"
+    [session] = user_partition(claims["sub"], "SESSION#")
+    assert session["sk"]["S"] == f"SESSION#{claims['sid']}"
+    assert session["ip"]["S"] == "198.51.100.7" and session["user_agent"]["S"] == "Browser/1.0"
     status, _, profile = me(claims)
-    assert status == 200
-    assert profile["email"] == ADA and profile["name"] == "Ada" and profile["email_verified"] is True
-    assert set(profile) == {"user_id", "email", "email_verified", "name", "created_at"}
-    assert profile["user_id"] == claims["sub"]
+    assert status == 200 and profile["user_id"] == claims["sub"]
+    assert profile == {"user_id": claims["sub"], "email": ADA, "email_verified": True, "name": "Ada",
+                       "created_at": profile["created_at"], "mfa_enabled": False, "roles": []}
 
 
 def test_unknown_email_and_wrong_password_get_the_same_body(account):
-    wrong = login(password="Wrong-Password-99!")
-    unknown = login(email="nobody@example.com")
+    wrong, unknown = login(password=WRONG), login(email="nobody@example.com")
     assert wrong[0] == unknown[0] == 401
     assert wrong[2] == unknown[2] and wrong[2]["code"] == "invalid_credentials"
 
 
 def test_unverified_account_is_refused_only_after_the_password_is_checked(aws):
+    import handle_register
+
     invoke(handle_register, api_event("register", {"email": ADA, "password": PASSWORD}))
     assert login()[2]["code"] == "email_not_verified"
-    assert login(password="Wrong-Password-99!")[2]["code"] == "invalid_credentials"
+    assert login(password=WRONG)[2]["code"] == "invalid_credentials"
 
 
-def test_lockout_refuses_even_the_right_password_and_looks_the_same_for_unknown_addresses(account, monkeypatch):
+def test_a_disabled_user_cannot_log_in_refresh_or_use_me(account):
+    tokens = login()[2]
+    claims = verified_claims(tokens["access_token"])
+    for key in ({"pk": {"S": f"EMAIL#{ADA}"}, "sk": {"S": "ACCOUNT"}},
+                {"pk": {"S": f"USER#{claims['sub']}"}, "sk": {"S": "PROFILE"}}):
+        boto3.client("dynamodb").update_item(TableName=TABLE, Key=key, UpdateExpression="SET disabled = :t",
+                                             ExpressionAttributeValues={":t": {"BOOL": True}})
+    assert login(password=WRONG)[2]["code"] == "invalid_credentials"  # the password is checked first
+    assert login()[2]["code"] == "account_disabled" and login()[0] == 403
+    assert refresh(tokens["refresh_token"])[2]["code"] == "invalid_grant"
+    assert me(claims)[2]["code"] == "unauthorized"
+
+
+def test_lockout_refuses_even_the_right_password_and_looks_the_same_for_unknown_addresses(account):
     for address in (ADA, "nobody@example.com"):
         for _ in range(5):
-            assert login(email=address, password="Wrong-Password-99!")[0] == 401
+            assert login(email=address, password=WRONG)[0] == 401
         status, headers, body = login(email=address)
         assert (status, body["code"]) == (429, "rate_limited")
         assert 0 < int(headers["Retry-After"]) <= 900
 
 
+def test_right_passwords_do_not_use_up_the_lockout_budget(account):
+    for _ in range(4):
+        assert login(password=WRONG)[0] == 401
+    for _ in range(3):
+        assert login()[0] == 200
+    assert login(password=WRONG)[0] == 401  # the fifth failure
+    assert login()[0] == 429
+
+
+def test_parallel_wrong_passwords_verify_at_most_the_lockout_count(account, monkeypatch):
+    from accounts.passwords import PasswordHasher
+
+    checks: list[str] = []  # every argon2 verification, the dummy one for unknown addresses included
+    real_verify = PasswordHasher.verify
+    monkeypatch.setattr(PasswordHasher, "verify", lambda self, *a: checks.append("verify") or real_verify(self, *a))
+    for address in (ADA, "nobody@example.com"):
+        checks.clear()
+        statuses = sorted(status for status, _, _ in in_parallel(10, lambda a=address: login(email=a, password=WRONG)))
+        assert len(checks) == 5, f"{address}: {len(checks)} password checks for a lockout of 5"
+        assert statuses == [401] * 5 + [429] * 5
+
+
 def test_lockout_ends_with_its_window(account):
     with time_machine.travel("2026-03-01 10:00:00+00:00", tick=False) as traveller:
         for _ in range(5):
-            login(password="Wrong-Password-99!")
+            login(password=WRONG)
         assert login()[0] == 429
         traveller.shift(900)
         assert login()[0] == 200
 
 
-def test_refresh_rotates_and_reuse_revokes_the_whole_family(account):
-    first = login()[2]["refresh_token"]
-    status, _, second = refresh(first)
-    assert status == 200 and second["refresh_token"] != first
-    third = refresh(second["refresh_token"])[2]["refresh_token"]
-    # Replaying the first (rotated) token is reuse: refused, and the live token of the family dies too.
-    assert refresh(first)[2]["code"] == "invalid_grant"
-    assert refresh(third)[2]["code"] == "invalid_grant"
-    # Another session (family) of the same user is untouched.
-    other = login()[2]["refresh_token"]
-    assert refresh(other)[0] == 200
+def test_refresh_rotates_within_one_session_and_late_reuse_revokes_it(account):
+    with time_machine.travel("2026-03-01 10:00:00+00:00", tick=False) as traveller:
+        first = login()[2]
+        status, _, second = refresh(first["refresh_token"])
+        assert status == 200 and second["refresh_token"] != first["refresh_token"]
+        claims = verified_claims(second["access_token"])
+        assert claims["sid"] == verified_claims(first["access_token"])["sid"]
+        third = refresh(second["refresh_token"])[2]
+        traveller.shift(11)  # past the 10 s reuse grace
+        assert refresh(second["refresh_token"])[2]["code"] == "invalid_grant"  # reuse
+        assert refresh(third["refresh_token"])[2]["code"] == "invalid_grant"  # the session is gone
+        assert me(claims)[2]["code"] == "unauthorized"
+        assert [e["type"]["S"] for e in user_partition(claims["sub"], "EVENT#")].count("refresh_reuse_detected") == 1
+        other = login()[2]["refresh_token"]  # other sessions are untouched
+        assert refresh(other)[0] == 200
 
 
-def test_concurrent_refreshes_of_one_token_succeed_at_most_once(account):
+def test_a_retried_refresh_within_the_grace_gets_the_same_pair_and_the_session_lives(account):
+    with time_machine.travel("2026-03-01 10:00:00+00:00", tick=False) as traveller:
+        first = login()[2]["refresh_token"]
+        second = refresh(first)[2]
+        traveller.shift(9)
+        again = refresh(first)[2]
+        assert again["refresh_token"] == second["refresh_token"]
+        assert refresh(again["refresh_token"])[0] == 200
+
+
+def test_parallel_refreshes_of_one_token_inside_the_grace_all_succeed_with_one_token(account):
     token = login()[2]["refresh_token"]
-    statuses: list[int] = []
-    threads = [threading.Thread(target=lambda: statuses.append(refresh(token)[0])) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert statuses.count(200) <= 1 and statuses.count(401) >= 5
+    answers = in_parallel(6, lambda: refresh(token))
+    assert [status for status, _, _ in answers] == [200] * 6
+    assert len({body["refresh_token"] for _, _, body in answers}) == 1
+    assert refresh(answers[0][2]["refresh_token"])[0] == 200  # the session is alive
+
+
+def test_parallel_refreshes_without_a_grace_revoke_the_session(account, monkeypatch):
+    from accounts import services, settings
+
+    monkeypatch.setenv("REFRESH_REUSE_GRACE_SECONDS", "0")
+    settings.get_settings.cache_clear()
+    services.get_services.cache_clear()
+    token = login()[2]["refresh_token"]
+    answers = in_parallel(6, lambda: refresh(token))
+    assert sum(status == 200 for status, _, _ in answers) <= 1
+    assert all(refresh(body["refresh_token"])[0] == 401 for status, _, body in answers if status == 200)
 
 
 def test_refresh_token_expires_after_its_lifetime(account):
@@ -121,20 +213,29 @@ def test_refresh_token_expires_after_its_lifetime(account):
         assert refresh(token)[2]["code"] == "invalid_grant"
 
 
-def test_logout_revokes_the_family_and_always_answers_204(account):
-    token = login()[2]["refresh_token"]
-    rotated = refresh(token)[2]["refresh_token"]
-    for presented in (token, "unknown-" + "x" * 43, token):
-        status, headers, body = invoke(handle_session, api_event("logout", {"refresh_token": presented}))
+@pytest.mark.parametrize("token", ["x" * 43, "A" * 92, "not a token at all"])
+def test_forged_or_malformed_refresh_tokens_are_invalid_grants(account, token):
+    status, _, body = refresh(token)
+    assert (status, body["code"]) in {(401, "invalid_grant"), (422, "validation_failed")}
+
+
+def test_logout_revokes_the_session_and_always_answers_204(account):
+    first = login()[2]
+    rotated = refresh(first["refresh_token"])[2]["refresh_token"]
+    for presented in (first["refresh_token"], "unknown-" + "x" * 43, first["refresh_token"]):
+        status, _, body = logout(presented)
         assert status == 204 and body is None
     assert refresh(rotated)[2]["code"] == "invalid_grant"
+    assert me(verified_claims(first["access_token"]))[2]["code"] == "unauthorized"
 
 
-def test_me_refuses_claims_of_a_user_that_does_not_exist(account):
+@pytest.mark.parametrize("change", [{"sub": "0" * 32}, {"sid": "0" * 32}, {"sid": None}, {"sub": "not-hex"}])
+def test_me_refuses_claims_that_name_no_live_session(account, change):
     claims = verified_claims(login()[2]["access_token"])
-    claims["sub"] = "someone-else"
-    status, headers, body = me(claims)
+    claims.update(change)
+    status, headers, body = me({k: v for k, v in claims.items() if v is not None})
     assert (status, body["code"]) == (401, "unauthorized")
+    assert headers["WWW-Authenticate"].startswith("Bearer")
 
 
 def test_key_set_and_discovery_document(account):
@@ -146,99 +247,15 @@ def test_key_set_and_discovery_document(account):
     assert discovery["jwks_uri"] == "https://api.example.com/.well-known/jwks.json"
 
 
-def reset_request(email: str = ADA):
-    return invoke(handle_password_reset, api_event("password_reset", {"email": email}))
-
-
-def confirm(token: str, password: str):
-    return invoke(handle_password_reset, api_event("password_reset_confirm", {"token": token, "password": password}))
-
-
-NEW_PASSWORD = "Brand-New-Passw0rd!"
-
-
-def test_password_reset_changes_password_revokes_sessions_and_notifies(account):
-    session = login()[2]["refresh_token"]
-    assert reset_request()[0] == 202
-    [email] = drain_emails(account["queue_url"])
-    assert "https://app.example.com/reset-password?token=" in email["text"]
-    token = token_from(email)
-    status, _, body = confirm(token, NEW_PASSWORD)
-    assert (status, body) == (200, {"password_changed": True})
-    assert login()[2]["code"] == "invalid_credentials"
-    assert login(password=NEW_PASSWORD)[0] == 200
-    assert refresh(session)[2]["code"] == "invalid_grant"
-    [notice] = drain_emails(account["queue_url"])
-    assert "changed" in notice["subject"].lower()
-    assert confirm(token, "Another-Passw0rd!!")[2]["code"] == "invalid_token"  # single use
-
-
-def test_reset_request_is_identical_for_unknown_addresses_and_sends_nothing(account):
-    known, unknown = reset_request(), reset_request("nobody@example.com")
-    assert known[0] == unknown[0] == 202 and known[2] == unknown[2]
-    assert [m["to"] for m in drain_emails(account["queue_url"])] == [[ADA]]
-
-
-def test_weak_password_on_confirm_does_not_consume_the_token(account):
-    reset_request()
-    token = token_from(drain_emails(account["queue_url"])[0])
-    status, _, body = confirm(token, "weak")
-    assert (status, body["code"]) == (422, "weak_password")
-    assert confirm(token, NEW_PASSWORD)[0] == 200
-
-
-def test_new_reset_link_supersedes_the_old_one_and_tokens_are_purpose_bound(account):
-    reset_request()
-    old = token_from(drain_emails(account["queue_url"])[0])
-    reset_request()
-    new = token_from(drain_emails(account["queue_url"])[0])
-    assert confirm(old, NEW_PASSWORD)[2]["code"] == "invalid_token"
-    assert invoke(handle_verify_email, api_event("verify_email", {"token": new}))[2]["code"] == "invalid_token"
-    assert confirm(new, NEW_PASSWORD)[0] == 200
-
-
-def test_reset_token_expires_after_one_hour(account):
-    with time_machine.travel("2026-03-01 10:00:00+00:00", tick=False) as traveller:
-        reset_request()
-        token = token_from(drain_emails(account["queue_url"])[0])
-        traveller.shift(3600)
-        assert confirm(token, NEW_PASSWORD)[2]["code"] == "token_expired"
-
-
-def test_reset_marks_an_unverified_email_verified(aws):
-    invoke(handle_register, api_event("register", {"email": ADA, "password": PASSWORD}))
-    drain_emails(aws["queue_url"])
-    reset_request()
-    token = token_from(drain_emails(aws["queue_url"])[0])
-    assert confirm(token, NEW_PASSWORD)[0] == 200
-    assert login(password=NEW_PASSWORD)[0] == 200
-
-
-def test_concurrent_confirms_of_one_reset_token_succeed_once(account):
-    reset_request()
-    token = token_from(drain_emails(account["queue_url"])[0])
-    statuses: list[int] = []
-    threads = [
-        threading.Thread(target=lambda i=i: statuses.append(confirm(token, f"Racing-Passw0rd-{i}!")[0]))
-        for i in range(6)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert sorted(statuses) == [200] + [400] * 5
-
-
 def test_hash_is_upgraded_on_login_when_parameters_change(account, monkeypatch):
-    import boto3
-
     from accounts import services, settings
+    from tests.handlers.conftest import account_item
 
-    before = boto3.client("dynamodb").get_item(TableName="accounts-test", Key={"pk": {"S": f"USER#{ADA}"}})["Item"]
+    before = account_item(ADA)["password_hash"]["S"]
     monkeypatch.setenv("ARGON2_TIME_COST", "2")
     settings.get_settings.cache_clear()
     services.get_services.cache_clear()
     assert login()[0] == 200
-    after = boto3.client("dynamodb").get_item(TableName="accounts-test", Key={"pk": {"S": f"USER#{ADA}"}})["Item"]
-    assert "t=1" in before["password_hash"]["S"] and "t=2" in after["password_hash"]["S"]
+    after = account_item(ADA)["password_hash"]["S"]
+    assert "t=1" in before and "t=2" in after
     assert login()[0] == 200
