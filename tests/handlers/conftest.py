@@ -14,7 +14,7 @@ import pytest
 from moto import mock_aws
 
 from local.moto_support import serialize_dynamodb
-from local.template import Template
+from tests.conftest import create_table
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
@@ -53,8 +53,10 @@ class Context:
 
 
 def _reset_caches() -> None:
-    from accounts import jwt_keys, services, settings
+    from accounts import aws, jwt_keys, models, services, settings
 
+    aws.reset()
+    models.forget_binding()
     settings.get_settings.cache_clear()
     services.get_services.cache_clear()
     services.get_mailer.cache_clear()
@@ -69,17 +71,15 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     serialize_dynamodb()
     with mock_aws():
-        definition = Template(ROOT / "template.yaml").table_definition
-        ttl = definition.pop("TimeToLiveSpecification", None)
-        dynamodb = boto3.client("dynamodb")
-        dynamodb.create_table(TableName=TABLE, **definition)
-        if ttl:
-            dynamodb.update_time_to_live(TableName=TABLE, TimeToLiveSpecification=ttl)
+        create_table(TABLE)
         queue_url = boto3.client("sqs").create_queue(QueueName="emails")["QueueUrl"]
         monkeypatch.setenv("EMAIL_QUEUE_URL", queue_url)
-        from accounts.jwt_keys import generate_private_key_pem
+        from accounts import clock
+        from accounts.jwt_keys import new_ring_secret_value
 
-        boto3.client("secretsmanager").create_secret(Name="signing-key", SecretString=generate_private_key_pem())
+        boto3.client("secretsmanager").create_secret(
+            Name="signing-key", SecretString=new_ring_secret_value(clock.now())
+        )
         boto3.client("sesv2").create_email_identity(EmailIdentity=SENDER)
         _reset_caches()
         yield {"queue_url": queue_url}
@@ -91,8 +91,8 @@ def load_event(name: str) -> dict[str, Any]:
 
 
 def api_event(name: str, body: Any = None, *, ip: str | None = None, headers: dict[str, str] | None = None,
-              raw_body: str | None = None) -> dict[str, Any]:
-    """A sample event from events/, with another body / source IP / headers."""
+              raw_body: str | None = None, user_agent: str | None = None) -> dict[str, Any]:
+    """A sample event from events/, with another body / source IP / headers / user agent."""
     event = copy.deepcopy(load_event(name))
     if raw_body is not None:
         event["body"] = raw_body
@@ -102,6 +102,8 @@ def api_event(name: str, body: Any = None, *, ip: str | None = None, headers: di
         event["requestContext"]["http"]["sourceIp"] = ip
     if headers:
         event["headers"].update(headers)
+    if user_agent:
+        event["headers"]["user-agent"] = event["requestContext"]["http"]["userAgent"] = user_agent
     return event
 
 
@@ -163,3 +165,30 @@ def token_from(email: dict[str, Any]) -> str:
     match = re.search(r"[?&]token=([A-Za-z0-9_\-]+)", email["text"])
     assert match, "no token link in the email"
     return match.group(1)
+
+
+def account_item(email: str) -> dict[str, Any]:
+    """The raw Account item of an address ({} when there is none)."""
+    key = {"pk": {"S": f"EMAIL#{email}"}, "sk": {"S": "ACCOUNT"}}
+    return boto3.client("dynamodb").get_item(TableName=TABLE, Key=key).get("Item", {})
+
+
+def table_items() -> list[dict[str, Any]]:
+    """Every item of the (small, test-only) table: for assertions about what exists at all."""
+    return boto3.client("dynamodb").scan(TableName=TABLE)["Items"]
+
+
+def kinds() -> list[str]:
+    """What each item of the table is (the part of its key before the first '#'), sorted."""
+    return sorted(f"{item['pk']['S'].split('#', 1)[0]}/{item['sk']['S'].split('#', 1)[0]}" for item in table_items())
+
+
+def verified_account(aws: dict[str, str], email: str, password: str = PASSWORD, name: str = "Ada") -> None:
+    """Register and verify `email` through the handlers; the queue is empty afterwards."""
+    import handle_register
+    import handle_verify_email
+
+    invoke(handle_register, api_event("register", {"email": email, "password": password, "name": name}))
+    [message] = drain_emails(aws["queue_url"])
+    assert invoke(handle_verify_email, api_event("verify_email", {"token": token_from(message)}))[0] == 200
+    drain_emails(aws["queue_url"])
