@@ -6,8 +6,9 @@ What it does (product spec, section 5):
 
 * starts moto in server mode in this process and points every boto3 client at it through the
   ordinary endpoint setting (AWS_ENDPOINT_URL), then creates the table (from template.yaml's own
-  definition), the email queue and its dead-letter queue, the signing-key secret (a fresh RSA
-  key), the SES identity of EMAIL_FROM and the SES configuration set;
+  definition), the email queue and its dead-letter queue, the signing-key secret (a key ring
+  with one fresh RSA key that signs at once), the SES identity of EMAIL_FROM and the SES
+  configuration set;
 * imports every function's handler module into this process and routes exactly the routes that
   template.yaml declares, with API Gateway HTTP API (payload 2.0) events built from the real
   HTTP request, the HTTP API's CORS configuration, and the JWT authorizer emulated;
@@ -15,7 +16,7 @@ What it does (product spec, section 5):
   mapping would, and prints every email SES "sent"; they are listed at GET /_local/emails.
 
 Local-only routes: GET /_local/emails[?to=address], DELETE /_local/emails, POST /_local/cleanup,
-GET /_local/routes, GET /_local/info.
+POST /_local/rotate-signing-key, GET /_local/routes, GET /_local/info.
 """
 
 from __future__ import annotations
@@ -553,7 +554,7 @@ class LocalApp:
                     Attributes={"RedrivePolicy": policy if isinstance(policy, str) else json.dumps(policy)},
                 )
 
-        # Secrets Manager: the signing key secret holds a fresh RSA private key (PEM) as AWSCURRENT.
+        # Secrets Manager: the signing key secret holds a key ring whose one key signs at once.
         secretsmanager = self.client("secretsmanager")
         signing_secrets = {
             target
@@ -563,7 +564,7 @@ class LocalApp:
         for logical_id, properties in template.secrets.items():
             name = self._name_override(logical_id) or template.physical_name(logical_id)
             if logical_id in signing_secrets:
-                value = generate_private_key_pem()
+                value = signing_key_secret_value()
             else:
                 literal = template.resolve(properties.get("SecretString"))
                 value = literal if isinstance(literal, str) else secrets.token_urlsafe(24)
@@ -613,7 +614,7 @@ class LocalApp:
             try:
                 secretsmanager.describe_secret(SecretId=secret_id)
             except secretsmanager.exceptions.ResourceNotFoundException:
-                secretsmanager.create_secret(Name=secret_id, SecretString=generate_private_key_pem())
+                secretsmanager.create_secret(Name=secret_id, SecretString=signing_key_secret_value())
 
     def add_layer_paths(self) -> None:
         """The layers' folders on sys.path, as Lambda puts them on the import path (plus the
@@ -838,7 +839,10 @@ class LocalApp:
     # ------------------------------------------------------------------ JWT authorizer
 
     def signing_keys(self) -> Any:
-        """The signing secret's keys (AWSCURRENT and AWSPREVIOUS), re-read when its versions change."""
+        """The key set of the signing secret (every key of its ring), re-read when its versions change.
+
+        API Gateway caches the key set for a while; here it follows a rotation at once, which the
+        publish-ahead period makes equivalent: no function signs with a new key before then."""
         secret_id = os.environ["SIGNING_KEY_SECRET_ID"]
         client = self.client("secretsmanager")
         versions = client.describe_secret(SecretId=secret_id).get("VersionIdsToStages") or {}
@@ -893,6 +897,8 @@ class LocalApp:
             return HttpResponse(204, security_headers())
         if path == "/_local/cleanup" and method == "POST":
             return self.run_cleanup()
+        if path == "/_local/rotate-signing-key" and method == "POST":
+            return self.rotate_signing_key()
         if path == "/_local/routes" and method in ("GET", "HEAD"):
             return json_response(200, [route.as_dict() for route in self.template.routes])
         if path == "/_local/info" and method in ("GET", "HEAD"):
@@ -961,6 +967,73 @@ class LocalApp:
             self.emails.poll()
         return json_response(200, result)
 
+    def rotation_function(self) -> LocalFunction | None:
+        """The function a RotationSchedule of the template names (else the one whose handler is
+        rotate_signing_key.lambda_handler)."""
+        for schedule in self.template.resources_of_type("AWS::SecretsManager::RotationSchedule").values():
+            target = tpl._referenced_resource((schedule.get("Properties") or {}).get("RotationLambdaARN"))
+            if target in self.functions:
+                return self.functions[target]
+        handler = "rotate_signing_key.lambda_handler"
+        return next((f for f in self.functions.values() if f.definition.handler.endswith(handler)), None)
+
+    def rotate_signing_key(self) -> HttpResponse:
+        """What Secrets Manager does for a rotation: stage a new empty AWSPENDING version under a new
+        ClientRequestToken, then invoke the rotation function's four steps with that token."""
+        function = self.rotation_function()
+        secret_id = os.environ.get("SIGNING_KEY_SECRET_ID")
+        if function is None or not secret_id:
+            return problem_response(errors().NotFound("The template has no signing-key rotation function."))
+        token = str(uuid.uuid4())
+        try:
+            self._begin_rotation(secret_id, token, function)
+            for step in ("createSecret", "setSecret", "testSecret", "finishSecret"):
+                function.invoke({"Step": step, "SecretId": secret_id, "ClientRequestToken": token})
+        except Exception:  # noqa: BLE001
+            log(f"!! {function.definition.handler} raised:")
+            traceback.print_exc()
+            return problem_response(errors().ServiceError("The signing-key rotation failed."))
+
+        from accounts import jwt_keys
+
+        # The functions' containers re-read the keys every SIGNING_KEY_CACHE_SECONDS; local mode
+        # has one "container", which forgets them now so the key set shows the new key at once.
+        jwt_keys.get_signing_keys.cache_clear()
+        keys = self.signing_keys()
+        now = int(time.time())
+        new_key = keys.ring[-1]
+        log(f"[rotation] signing key {new_key.kid} published, signs from {new_key.not_before}")
+        return json_response(
+            200,
+            {
+                "version_id": token,
+                "published_kids": list(keys.public_keys),
+                "signing_kid": keys.signing_key(now).kid,
+                "new_kid": new_key.kid,
+                "new_key_signs_from": new_key.not_before,
+            },
+        )
+
+    def _begin_rotation(self, secret_id: str, token: str, function: LocalFunction) -> None:
+        """Rotation metadata and the empty AWSPENDING version, set on moto's backend directly: moto's
+        RotateSecret would invoke the function only through its own Lambda emulation (Docker), and
+        without a function it promotes the empty version at once."""
+        from moto.secretsmanager.models import secretsmanager_backends
+
+        name = self.client("secretsmanager").describe_secret(SecretId=secret_id)["Name"]
+        secret = secretsmanager_backends[self.account_id][self.region].secrets[name]
+        secret.rotation_enabled = True
+        secret.rotation_requested = True
+        secret.rotation_lambda_arn = (
+            f"arn:aws:lambda:{self.region}:{self.account_id}:function:{function.name}"
+        )
+        secret.remove_version_stages_from_old_versions(["AWSPENDING"])
+        secret.versions[token] = {
+            "createdate": int(time.time()),
+            "version_id": token,
+            "version_stages": ["AWSPENDING"],
+        }
+
     def scheduled_event(self, schedule: tpl.Schedule) -> Any:
         if schedule.input is not None:
             return json.loads(schedule.input) if isinstance(schedule.input, str) else schedule.input
@@ -998,6 +1071,7 @@ class LocalApp:
         lines.append(f"  CORS      {', '.join(cors.allow_origins) if cors else 'not configured'}")
         lines.append(f"  emails    printed here, listed at {self.base_url}/_local/emails")
         lines.append(f"  cleanup   curl -X POST {self.base_url}/_local/cleanup")
+        lines.append(f"  rotation  curl -X POST {self.base_url}/_local/rotate-signing-key")
         lines.append(
             f"  links     {os.environ.get('APP_BASE_URL', '')}/verify-email?token=... (APP_BASE_URL)"
         )
@@ -1034,10 +1108,11 @@ def errors() -> Any:
     return service_errors
 
 
-def generate_private_key_pem() -> str:
-    from accounts.jwt_keys import generate_private_key_pem as generate
+def signing_key_secret_value() -> str:
+    """A key ring with one new key that signs at once (nothing can have cached a key set yet)."""
+    from accounts.jwt_keys import new_ring_secret_value
 
-    return generate()
+    return new_ring_secret_value(int(time.time()))
 
 
 # ----------------------------------------------------------------------------- HTTP server

@@ -1,24 +1,37 @@
-"""Secrets Manager rotation function for the RSA signing key of access tokens.
+"""Secrets Manager rotation function for the key ring that signs access tokens.
 
 Secrets Manager calls it four times per rotation, with the same ClientRequestToken (the id of the
 new version, already staged AWSPENDING by Secrets Manager):
 
-- createSecret: put a fresh RSA private key (PKCS8 PEM) as the AWSPENDING version, unless that
-  version already has a value (a retried step must not replace a key).
-- setSecret: nothing to do; the key exists only in this secret, no other system holds a copy.
-- testSecret: load the pending key and sign and verify an access token with it.
-- finishSecret: move AWSCURRENT to the new version; Secrets Manager stages the old one AWSPREVIOUS,
-  which the key set keeps publishing, so tokens signed before the rotation still verify.
+- createSecret: write the AWSPENDING version (unless it already has a value: a retried step must
+  not replace a key): the current ring without the keys no longer needed, plus a new RSA-2048 key
+  that starts signing SIGNING_KEY_PUBLISH_AHEAD_SECONDS from now, so every key set cached by
+  API Gateway lists it before any token carries its kid. The refresh-token secret is carried
+  forward unchanged. If the current value holds no key at all (the template's placeholder before
+  the first rotation), the new key signs at once: nothing can have cached a key set yet.
+- setSecret: nothing to do; the keys exist only in this secret, no other system holds a copy.
+- testSecret: load the pending ring with OpenSSL's full RSA checks (functions skip them when they
+  load keys), sign and verify an access token with every key, and check that the refresh secret
+  and the key that signs now were carried over.
+- finishSecret: move AWSCURRENT to the new version.
 
-Key material is never logged: only the step, the secret's ARN and version ids.
+Settings come from the environment alone (ACCESS_TOKEN_TTL_SECONDS, SIGNING_KEY_PUBLISH_AHEAD_SECONDS,
+SIGNING_KEY_CACHE_SECONDS, with the service's defaults), not from the whole Settings model: a rotation
+must not fail because a variable it does not use is missing.
+
+Key material is never logged: only the step, the secret's ARN, version ids and key ids.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
-from accounts import clock
+from accounts import aws, clock, key_ring
 from accounts.jwt_keys import (
+    LEEWAY_SECONDS,
+    SCOPE,
+    SigningKeyError,
     SigningKeys,
     generate_private_key_pem,
     issue_access_token,
@@ -34,16 +47,37 @@ except ImportError:  # pragma: no cover - observability is part of the layer
 
 CURRENT, PENDING = "AWSCURRENT", "AWSPENDING"
 TEST_ISSUER = TEST_AUDIENCE = "urn:accounts:signing-key-rotation-test"
+DEFAULTS = {
+    "ACCESS_TOKEN_TTL_SECONDS": 900,
+    "SIGNING_KEY_PUBLISH_AHEAD_SECONDS": 7200,
+    "SIGNING_KEY_CACHE_SECONDS": 300,
+}
 
 
 class RotationError(ValueError):
     """The rotation request cannot be carried out (rotation disabled, unknown version, bad key)."""
 
 
-def _client() -> Any:
-    import boto3
+def _setting(name: str) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return DEFAULTS[name]
+    try:
+        value = int(raw)
+    except ValueError:
+        raise RotationError(f"{name} must be a whole number of seconds") from None
+    if value < 0:
+        raise RotationError(f"{name} must not be negative")
+    return value
 
-    return boto3.client("secretsmanager")
+
+def retention_seconds() -> int:
+    """How long a key stays published after it stopped signing: the last token it signed lives
+    ACCESS_TOKEN_TTL_SECONDS (plus verification leeway), and a container whose re-read failed may
+    have gone on signing with it for about one SIGNING_KEY_CACHE_SECONDS."""
+    return (
+        _setting("ACCESS_TOKEN_TTL_SECONDS") + _setting("SIGNING_KEY_CACHE_SECONDS") + LEEWAY_SECONDS
+    )
 
 
 def _error_code(error: Exception) -> str:
@@ -55,7 +89,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> None:
     secret_id = event["SecretId"]
     token = event["ClientRequestToken"]
     step = event["Step"]
-    client = _client()
+    client = aws.client("secretsmanager")
 
     metadata = client.describe_secret(SecretId=secret_id)
     if not metadata.get("RotationEnabled"):
@@ -83,10 +117,17 @@ def lambda_handler(event: dict[str, Any], context: Any) -> None:
     steps[step](client, secret_id, token, versions)
 
 
+def _current_keys(client: Any, secret_id: str) -> SigningKeys | None:
+    """AWSCURRENT's keys; None for the placeholder; RotationError for a ring or key that is broken
+    (replacing it would drop keys that signed live tokens and the refresh secret: a person decides)."""
+    try:
+        return key_ring.read_current(secret_id, client)
+    except SigningKeyError as error:
+        raise RotationError(str(error)) from None
+
+
 def create_secret(client: Any, secret_id: str, token: str, versions: dict[str, list[str]]) -> None:
-    client.get_secret_value(
-        SecretId=secret_id, VersionStage=CURRENT
-    )  # the secret must exist and have a current value
+    current = _current_keys(client, secret_id)
     try:
         client.get_secret_value(SecretId=secret_id, VersionId=token, VersionStage=PENDING)
     except Exception as error:
@@ -95,39 +136,80 @@ def create_secret(client: Any, secret_id: str, token: str, versions: dict[str, l
     else:
         logger.info("pending signing key already exists", extra={"version_id": token})
         return
-    client.put_secret_value(
-        SecretId=secret_id,
-        ClientRequestToken=token,
-        SecretString=generate_private_key_pem(),
-        VersionStages=[PENDING],
+    now = clock.now()
+    value = key_ring.rotated_secret_value(
+        current,
+        new_pem=generate_private_key_pem(),
+        now=now,
+        publish_ahead_seconds=_setting("SIGNING_KEY_PUBLISH_AHEAD_SECONDS"),
+        retention_seconds=retention_seconds(),
     )
-    logger.info("created pending signing key", extra={"version_id": token})
+    pending = key_ring.parse_secret_value(value)
+    if pending is None:  # pragma: no cover - rotated_secret_value always writes a ring
+        raise RotationError("the new key ring cannot be read back")
+    new_key = pending.ring[-1]
+    client.put_secret_value(
+        SecretId=secret_id, ClientRequestToken=token, SecretString=value, VersionStages=[PENDING]
+    )
+    logger.info(
+        "created pending signing key",
+        extra={
+            "version_id": token,
+            "new_kid": new_key.kid,
+            "signs_from": new_key.not_before,
+            "first_key": current is None,
+            "published_kids": [key.kid for key in pending.ring],
+            "dropped_kids": sorted({k.kid for k in current.ring} - {k.kid for k in pending.ring})
+            if current is not None
+            else [],
+        },
+    )
 
 
 def set_secret(client: Any, secret_id: str, token: str, versions: dict[str, list[str]]) -> None:
-    logger.info("nothing to set: the signing key lives only in the secret", extra={"version_id": token})
+    logger.info("nothing to set: the signing keys live only in the secret", extra={"version_id": token})
 
 
 def test_secret(client: Any, secret_id: str, token: str, versions: dict[str, list[str]]) -> None:
     response = client.get_secret_value(SecretId=secret_id, VersionId=token, VersionStage=PENDING)
-    pem = response.get("SecretString") or response.get("SecretBinary")
+    value = response.get("SecretString") or response.get("SecretBinary")
     try:
-        keys = SigningKeys.from_pems(pem)
-    except Exception as error:  # never include the value
-        raise RotationError(f"the pending signing key is unusable: {error}") from None
+        pending = key_ring.parse_secret_value(value, validate=True)  # OpenSSL's full RSA checks
+    except SigningKeyError as error:  # the message never includes the value
+        raise RotationError(f"the pending signing keys are unusable: {error}") from None
+    if pending is None or pending.legacy:
+        raise RotationError("the pending signing keys are unusable: the value is not a key ring")
+
     now = clock.now()
-    access_token = issue_access_token(
-        keys,
-        user_id="rotation-test",
-        email="rotation-test@invalid",
-        email_verified=False,
-        issuer=TEST_ISSUER,
-        audience=TEST_AUDIENCE,
-        ttl_seconds=60,
-        now=now,
+    current = _current_keys(client, secret_id)
+    if current is not None:
+        if pending.refresh_token_secret != current.refresh_token_secret:
+            raise RotationError("the pending key ring does not carry the refresh-token secret forward")
+        if current.signing_key(now).kid not in pending.public_keys:
+            raise RotationError("the pending key ring dropped the key that signs now")
+
+    for key in pending.ring:
+        # Each key signs through the same code the functions use, and the token verifies against
+        # the ring's published keys, so the kid a key gets is the kid the key set lists.
+        access_token = issue_access_token(
+            SigningKeys([key], pending.refresh_token_secret),
+            user_id="rotation-test",
+            email="rotation-test@invalid",
+            email_verified=False,
+            issuer=TEST_ISSUER,
+            audience=TEST_AUDIENCE,
+            ttl_seconds=60,
+            now=now,
+            session_id="rotation-test",
+            client_id=TEST_AUDIENCE,
+            amr=["pwd"],
+            scope=SCOPE,
+        )
+        verify_access_token(access_token, pending, issuer=TEST_ISSUER, audience=TEST_AUDIENCE, now=now)
+    logger.info(
+        "pending signing keys sign and verify",
+        extra={"version_id": token, "kids": [key.kid for key in pending.ring], "signs_now": pending.kid},
     )
-    verify_access_token(access_token, keys, issuer=TEST_ISSUER, audience=TEST_AUDIENCE, now=now)
-    logger.info("pending signing key signs and verifies", extra={"version_id": token, "kid": keys.kid})
 
 
 def finish_secret(client: Any, secret_id: str, token: str, versions: dict[str, list[str]]) -> None:

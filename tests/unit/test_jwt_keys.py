@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from moto import mock_aws
 
-from accounts import clock, jwt_keys
+from accounts import aws, clock, jwt_keys
 from accounts.errors import Unauthorized
 from accounts.jwt_keys import (
     LEEWAY_SECONDS,
@@ -73,6 +73,10 @@ def issue(keys: SigningKeys, **overrides: Any) -> str:
         "audience": AUDIENCE,
         "ttl_seconds": TTL,
         "now": NOW,
+        "session_id": "session-9",
+        "client_id": "web-app",
+        "amr": ["pwd"],
+        "scope": jwt_keys.SCOPE,
     }
     return issue_access_token(keys, **{**arguments, **overrides})
 
@@ -131,7 +135,26 @@ def test_round_trip_claims(keys: SigningKeys) -> None:
         "email": "alice@example.com",
         "email_verified": True,
         "scope": "openid profile email",
+        "sid": "session-9",
+        "client_id": "web-app",
+        "amr": ["pwd"],
     }
+
+
+def test_v2_claims_carry_the_callers_scope_and_methods(keys: SigningKeys) -> None:
+    scope = f"{jwt_keys.SCOPE} {jwt_keys.ADMIN_SCOPE}"
+    claims = verify(issue(keys, amr=["pwd", "otp"], scope=scope, session_id="s-2"), keys)
+    assert claims["amr"] == ["pwd", "otp"] and claims["sid"] == "s-2"
+    assert claims["scope"] == "openid profile email accounts:admin"
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"session_id": ""}, {"client_id": ""}, {"scope": ""}, {"amr": []}, {"amr": "pwd"}, {"ttl_seconds": 0}],
+)
+def test_issue_refuses_missing_v2_claims(keys: SigningKeys, bad: dict[str, Any]) -> None:
+    with pytest.raises(ValueError):
+        issue(keys, **bad)
 
 
 def test_email_verified_is_a_json_boolean_and_jti_is_unique(keys: SigningKeys) -> None:
@@ -378,8 +401,11 @@ def secretsmanager(monkeypatch: pytest.MonkeyPatch) -> Any:
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    aws.reset()  # the layer caches its clients; this test's moto and region need new ones
     with mock_aws():
         yield boto3.client("secretsmanager")
+    aws.reset()
 
 
 def test_load_signing_keys_current_only_when_no_previous_version(
@@ -408,44 +434,50 @@ def test_load_signing_keys_placeholder_current_raises(secretsmanager: Any) -> No
         load_signing_keys("signing-key", client=secretsmanager)
 
 
-def test_get_signing_keys_reads_the_configured_secret_once(
-    monkeypatch: pytest.MonkeyPatch, keys: SigningKeys
-) -> None:
-    import accounts.settings
+def test_load_signing_keys_reads_a_ring(secretsmanager: Any) -> None:
+    secretsmanager.create_secret(Name="signing-key", SecretString=jwt_keys.new_ring_secret_value(NOW))
+    keys = load_signing_keys("signing-key", client=secretsmanager)
+    assert not keys.legacy and len(keys.ring) == 1 and keys.signing_key(NOW).not_before == NOW
+    assert len(keys.refresh_token_secret) == 32
 
-    calls: list[str] = []
 
-    class FakeSettings:
-        signing_key_secret_id = "configured-secret"
-
-    monkeypatch.setattr(accounts.settings, "get_settings", lambda: FakeSettings())
-    monkeypatch.setattr(jwt_keys, "load_signing_keys", lambda secret_id: calls.append(secret_id) or keys)
-    jwt_keys.get_signing_keys.cache_clear()
-    try:
-        assert jwt_keys.get_signing_keys() is keys
-        assert jwt_keys.get_signing_keys() is keys
-        assert calls == ["configured-secret"]
-    finally:
-        jwt_keys.get_signing_keys.cache_clear()
+def test_load_signing_keys_a_ring_ignores_awsprevious(secretsmanager: Any, pems: dict[str, str]) -> None:
+    secretsmanager.create_secret(Name="signing-key", SecretString=pems["previous"])
+    secretsmanager.put_secret_value(SecretId="signing-key", SecretString=jwt_keys.new_ring_secret_value(NOW))
+    keys = load_signing_keys("signing-key")
+    assert len(keys.public_keys) == 1  # the ring holds every key it still needs itself
 
 
 # --- discovery and import cost ----------------------------------------------------------------
 
 
-def test_openid_configuration_points_to_the_key_set() -> None:
+def test_openid_configuration_points_to_the_key_set_and_states_only_what_is_true() -> None:
     document = openid_configuration(ISSUER)
     assert document["issuer"] == ISSUER
     assert document["jwks_uri"] == f"{ISSUER}/.well-known/jwks.json"
-    assert document["id_token_signing_alg_values_supported"] == ["RS256"]
-    assert document["subject_types_supported"] == ["public"]
-    assert document["response_types_supported"]
-    assert {"sub", "email", "email_verified"} <= set(document["claims_supported"])
+    assert document["access_token_signing_alg_values_supported"] == ["RS256"]
+    assert document["scopes_supported"] == ["openid", "profile", "email", "accounts:admin"]
+    claims = set(document["claims_supported"])
+    assert {"sub", "email", "email_verified", "sid", "client_id", "amr", "scope"} <= claims
+    for untrue in (
+        "response_types_supported",
+        "subject_types_supported",
+        "id_token_signing_alg_values_supported",
+        "authorization_endpoint",
+        "token_endpoint",
+        "userinfo_endpoint",
+    ):
+        assert untrue not in document
+
+
+def test_claims_supported_are_the_claims_a_token_carries(keys: SigningKeys) -> None:
+    assert set(verify(issue(keys), keys)) == set(jwt_keys.CLAIMS_SUPPORTED)
 
 
 def test_import_does_not_load_jwt_cryptography_or_boto3() -> None:
     code = (
         "import sys, accounts.jwt_keys;"
-        "heavy = [m for m in ('jwt', 'cryptography', 'boto3', 'pydantic') if m in sys.modules];"
+        "heavy = [m for m in ('jwt', 'cryptography', 'boto3', 'botocore', 'pydantic') if m in sys.modules];"
         "assert not heavy, heavy"
     )
     subprocess.run(

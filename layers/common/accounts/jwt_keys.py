@@ -1,51 +1,90 @@
-"""Access tokens: RSA signing keys from Secrets Manager, RS256 JWTs, the JWK Set and discovery document.
+"""Access tokens: RS256 JWTs signed by the key ring of Secrets Manager, the JWK Set and discovery document.
 
-Secret format: every version of the signing-key secret holds one RSA private key (>= 2048 bits) as
-PEM (PKCS8) in its SecretString. The version staged AWSCURRENT signs; the one staged AWSPREVIOUS
-(if any) is only published in the key set, so tokens signed before a rotation keep verifying until
-they expire. AWSPREVIOUS may be absent or hold something that is not a key (the placeholder the
-template generates before the first rotation): such a value is ignored. An AWSCURRENT value that
-is not a usable key is a configuration error (SigningKeyError).
+The ring (format, legacy values, rotation planning) lives in `accounts.key_ring`; this module keeps
+the container's copy of it fresh and issues and verifies tokens with it:
 
-Key ids (`kid`) are RFC 7638 JWK thumbprints (SHA-256).
+- `get_signing_keys()` re-reads the secret at most every SIGNING_KEY_CACHE_SECONDS, so a warm
+  container learns about a rotation long before the new key starts signing (the rotation
+  publishes it SIGNING_KEY_PUBLISH_AHEAD_SECONDS ahead). If a re-read fails (throttling, a bad
+  value), the container keeps the keys it has and tries again after a short pause.
+- `issue_access_token` signs with the key whose time has come (`SigningKeys.signer(now)`), never
+  with one that has not been published long enough.
+- The key set publishes every key of the ring, the signer first.
 
-PyJWT and cryptography are imported inside the functions that need them, so importing this module
-costs next to nothing at cold start; get_signing_keys() reads the secret once per container.
+PyJWT, cryptography and botocore are imported inside the functions that need them, so importing
+this module costs next to nothing at cold start.
 """
 
 from __future__ import annotations
 
-import base64
-import functools
-import hashlib
-import json
 import math
 import secrets
+import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from accounts.errors import Unauthorized
+from accounts.key_ring import (
+    ALGORITHM,
+    MIN_KEY_BITS,
+    SigningKeyError,
+    SigningKeys,
+    generate_private_key_pem,
+    jwk_thumbprint,
+    load_signing_keys,
+    new_ring_secret_value,
+    public_jwk,
+    thumbprint,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
-    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
-ALGORITHM = "RS256"
+__all__ = [
+    "ALGORITHM",
+    "AccessTokenRejected",
+    "SigningKeyError",
+    "SigningKeys",
+    "generate_private_key_pem",
+    "get_signing_keys",
+    "issue_access_token",
+    "jwk_thumbprint",
+    "jwks",
+    "load_signing_keys",
+    "new_ring_secret_value",
+    "openid_configuration",
+    "public_jwk",
+    "public_keys_from_jwks",
+    "thumbprint",
+    "verify_access_token",
+]
+
 TOKEN_TYPE = "at+jwt"
 ACCEPTED_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt"})  # RFC 9068 section 4
-SCOPE = "openid profile email"
+SCOPE = "openid profile email"  # every access token's scope; callers add ADMIN_SCOPE for admins
+ADMIN_SCOPE = "accounts:admin"
 REQUIRED_CLAIMS = ("iss", "aud", "exp", "sub")
 LEEWAY_SECONDS = 5
-MIN_KEY_BITS = 2048
 MAX_TOKEN_CHARS = 8192  # far above any token issued here; longer input is refused unparsed
+# After a failed re-read of the secret, the old keys serve this long before the next attempt:
+# short enough to pick up a rotation soon, long enough not to add to a throttled API's load.
+REFRESH_RETRY_SECONDS = 15
 
-CURRENT_STAGE = "AWSCURRENT"
-PREVIOUS_STAGE = "AWSPREVIOUS"
-
-CLAIMS_SUPPORTED = ["iss", "aud", "sub", "exp", "iat", "nbf", "jti", "email", "email_verified", "scope"]
-
-
-class SigningKeyError(RuntimeError):
-    """The signing key cannot be used (not an RSA private key in PEM, or shorter than 2048 bits)."""
+CLAIMS_SUPPORTED = [
+    "iss",
+    "aud",
+    "sub",
+    "exp",
+    "iat",
+    "nbf",
+    "jti",
+    "client_id",
+    "sid",
+    "amr",
+    "scope",
+    "email",
+    "email_verified",
+]
 
 
 class AccessTokenRejected(Unauthorized):
@@ -59,182 +98,78 @@ class AccessTokenRejected(Unauthorized):
         self.reason = reason
 
 
-# --- keys -------------------------------------------------------------------------------------
-
-
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _b64url_uint(value: int) -> str:
-    return _b64url(value.to_bytes(max(1, (value.bit_length() + 7) // 8), "big"))
-
-
 def _b64url_decode_uint(text: str) -> int:
+    import base64
+
     return int.from_bytes(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)), "big")
 
 
-def jwk_thumbprint(jwk: Mapping[str, Any]) -> str:
-    """RFC 7638 thumbprint (SHA-256, base64url) of an RSA JWK: hash of the canonical {"e","kty","n"}."""
-    members = {"e": jwk["e"], "kty": jwk["kty"], "n": jwk["n"]}
-    canonical = json.dumps(members, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
-    return _b64url(hashlib.sha256(canonical.encode("utf-8")).digest())
+# --- the container's keys ---------------------------------------------------------------------
 
 
-def public_jwk(public_key: RSAPublicKey) -> dict[str, str]:
-    """The public JWK of an RSA key, with its thumbprint as kid; never any private member."""
-    numbers = public_key.public_numbers()
-    jwk = {"kty": "RSA", "n": _b64url_uint(numbers.n), "e": _b64url_uint(numbers.e)}
-    return {**jwk, "kid": jwk_thumbprint(jwk), "alg": ALGORITHM, "use": "sig"}
+class _KeyCache:
+    """The container's SigningKeys, re-read from Secrets Manager at most every SIGNING_KEY_CACHE_SECONDS."""
 
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._keys: SigningKeys | None = None
+        self._loaded_at = 0
+        self._retry_at = 0
 
-def thumbprint(public_key: RSAPublicKey) -> str:
-    """RFC 7638 thumbprint of an RSA public key."""
-    return public_jwk(public_key)["kid"]
+    def _fresh(self, now: int, cache_seconds: int) -> bool:
+        # A clock that went backwards (tests travelling in time) counts as stale.
+        return self._loaded_at <= now < self._loaded_at + cache_seconds or now < self._retry_at
 
+    def __call__(self) -> SigningKeys:
+        from accounts import clock
+        from accounts.settings import get_settings
 
-def _parse_private_key(pem: str | bytes, *, validate: bool = True) -> RSAPrivateKey:
-    """An RSA private key (>= 2048 bits) from PEM, or SigningKeyError saying what is wrong (never the value).
-
-    `validate=False` skips OpenSSL's RSA consistency check (tens of milliseconds per key); only for
-    the previous key, of which nothing but the public part is used.
-    """
-    from cryptography.exceptions import UnsupportedAlgorithm
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.hazmat.primitives.serialization import load_pem_private_key
-
-    data = pem.encode("utf-8") if isinstance(pem, str) else bytes(pem)
-    if b"-----BEGIN" not in data or b"PRIVATE KEY-----" not in data:
-        raise SigningKeyError("the value is not a PEM private key")
-    try:
-        key = load_pem_private_key(data, password=None, unsafe_skip_rsa_key_validation=not validate)
-    except (ValueError, TypeError, UnsupportedAlgorithm):
-        raise SigningKeyError("the PEM private key cannot be loaded (encrypted or malformed)") from None
-    if not isinstance(key, rsa.RSAPrivateKey):
-        raise SigningKeyError("the private key is not an RSA key")
-    if key.key_size < MIN_KEY_BITS:
-        raise SigningKeyError(f"the RSA key has {key.key_size} bits; at least {MIN_KEY_BITS} are required")
-    return key
-
-
-class SigningKeys:
-    """The current private key (signs) and the published public keys by kid (current first)."""
-
-    __slots__ = ("_jwks", "kid", "private_key", "public_keys")
-
-    def __init__(
-        self, private_key: RSAPrivateKey, previous_public_keys: tuple[RSAPublicKey, ...] = ()
-    ) -> None:
-        from cryptography.hazmat.primitives.asymmetric import rsa
-
-        if not isinstance(private_key, rsa.RSAPrivateKey) or private_key.key_size < MIN_KEY_BITS:
-            raise SigningKeyError(
-                f"the signing key must be an RSA private key of at least {MIN_KEY_BITS} bits"
-            )
-        current = public_jwk(private_key.public_key())
-        self.private_key = private_key
-        self.kid: str = current["kid"]
-        self.public_keys: dict[str, RSAPublicKey] = {self.kid: private_key.public_key()}
-        jwks = [current]
-        for public_key in previous_public_keys:
-            jwk = public_jwk(public_key)
-            if jwk["kid"] not in self.public_keys:
-                self.public_keys[jwk["kid"]] = public_key
-                jwks.append(jwk)
-        self._jwks = tuple(jwks)
-
-    @classmethod
-    def from_pems(cls, current_pem: str | bytes, previous_pem: str | bytes | None = None) -> SigningKeys:
-        """Keys from PEM text: the current one must be valid; an unusable previous one is ignored."""
-        private_key = _parse_private_key(current_pem)
-        previous: tuple[RSAPublicKey, ...] = ()
-        if previous_pem:
-            try:
-                previous = (_parse_private_key(previous_pem, validate=False).public_key(),)
-            except SigningKeyError:
-                previous = ()
-        return cls(private_key, previous)
-
-    @property
-    def public_jwks(self) -> list[dict[str, str]]:
-        """Public JWKs, current first (copies)."""
-        return [dict(jwk) for jwk in self._jwks]
-
-    def __repr__(self) -> str:  # never the key material
-        return f"SigningKeys(kid={self.kid!r}, published={list(self.public_keys)!r})"
-
-
-def generate_private_key_pem(bits: int = 2048) -> str:
-    """A new RSA private key as unencrypted PKCS8 PEM."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    if bits < MIN_KEY_BITS:
-        raise ValueError(f"RSA signing keys need at least {MIN_KEY_BITS} bits")
-    key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
-    return key.private_bytes(
-        encoding=serialization.Encoding.PEM,
-        format=serialization.PrivateFormat.PKCS8,
-        encryption_algorithm=serialization.NoEncryption(),
-    ).decode("ascii")
-
-
-# --- Secrets Manager --------------------------------------------------------------------------
-
-
-def _error_code(error: Exception) -> str:
-    response = getattr(error, "response", None)
-    if isinstance(response, dict):
-        return str(response.get("Error", {}).get("Code", ""))
-    return ""
-
-
-def _secret_value(client: Any, secret_id: str, stage: str) -> str | bytes | None:
-    """The value staged `stage`, or None if no version carries that stage."""
-    try:
-        response = client.get_secret_value(SecretId=secret_id, VersionStage=stage)
-    except Exception as error:
-        if _error_code(error) == "ResourceNotFoundException" and stage != CURRENT_STAGE:
-            return None
-        raise
-    if response.get("SecretString") is not None:
-        return response["SecretString"]
-    return response.get("SecretBinary")
-
-
-def load_signing_keys(secret_id: str, client: Any = None) -> SigningKeys:
-    """Read AWSCURRENT (must be a usable key) and AWSPREVIOUS (optional, ignored if unusable)."""
-    if client is None:
-        import boto3
-
-        client = boto3.client("secretsmanager")
-    current = _secret_value(client, secret_id, CURRENT_STAGE)
-    if current is None:
-        raise SigningKeyError(f"the signing-key secret has no {CURRENT_STAGE} value")
-    try:
-        private_key = _parse_private_key(current)
-    except SigningKeyError as error:
-        raise SigningKeyError(
-            f"the {CURRENT_STAGE} version of the signing-key secret is unusable: {error}; it must hold an "
-            f"RSA private key (>= {MIN_KEY_BITS} bits) in PEM (rotate the secret to generate one)"
-        ) from None
-
-    previous: tuple[RSAPublicKey, ...] = ()
-    previous_value = _secret_value(client, secret_id, PREVIOUS_STAGE)
-    if previous_value:
+        settings = get_settings()
+        now = clock.now()
+        keys = self._keys
+        if keys is not None and self._fresh(now, settings.signing_key_cache_seconds):
+            return keys
+        # One thread re-reads; the others keep signing with the keys they have meanwhile.
+        if not self._lock.acquire(blocking=keys is None):
+            return keys  # type: ignore[return-value]  # keys is not None when acquire did not block
         try:
-            previous = (_parse_private_key(previous_value, validate=False).public_key(),)
-        except SigningKeyError:
-            previous = ()  # e.g. the template's placeholder before the first rotation
-    return SigningKeys(private_key, previous)
+            if self._keys is not None and self._fresh(now, settings.signing_key_cache_seconds):
+                return self._keys
+            try:
+                fresh = load_signing_keys(settings.signing_key_secret_id)
+            except Exception as error:
+                if self._keys is None:
+                    raise  # nothing to serve: the cold start fails with the reason
+                self._retry_at = now + min(REFRESH_RETRY_SECONDS, settings.signing_key_cache_seconds)
+                _log_refresh_failure(error)
+                return self._keys
+            self._keys, self._loaded_at, self._retry_at = fresh, now, 0
+            return fresh
+        finally:
+            self._lock.release()
+
+    def cache_clear(self) -> None:
+        """Forget the keys: the next call reads the secret (tests, local mode after a rotation)."""
+        with self._lock:
+            self._keys, self._loaded_at, self._retry_at = None, 0, 0
 
 
-@functools.cache
-def get_signing_keys() -> SigningKeys:
-    """The keys of this container, read from Secrets Manager once (SIGNING_KEY_SECRET_ID)."""
-    from accounts.settings import get_settings
+def _log_refresh_failure(error: Exception) -> None:
+    from accounts.observability import logger
 
-    return load_signing_keys(get_settings().signing_key_secret_id)
+    response = getattr(error, "response", None)
+    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+    # SigningKeyError messages never contain key material; AWS errors are named by code only.
+    detail = str(error) if isinstance(error, SigningKeyError) else None
+    logger.warning(
+        "signing keys not re-read; serving the keys loaded before",
+        extra={"error_type": type(error).__name__, "error_code": code, "detail": detail},
+    )
+
+
+get_signing_keys = _KeyCache()
+"""`get_signing_keys()`: the keys of this container (SIGNING_KEY_SECRET_ID), at most
+SIGNING_KEY_CACHE_SECONDS old; `get_signing_keys.cache_clear()` forgets them."""
 
 
 # --- access tokens ----------------------------------------------------------------------------
@@ -250,27 +185,42 @@ def issue_access_token(
     audience: str,
     ttl_seconds: int,
     now: int,
+    session_id: str,
+    client_id: str,
+    amr: list[str],
+    scope: str,
 ) -> str:
-    """An RS256 access token (header typ at+jwt, kid of the current key) valid for ttl_seconds from now."""
+    """An RS256 access token (RFC 9068: header typ at+jwt, kid of the key that signs at `now`)
+    valid for ttl_seconds from now, for the session `session_id` (claim `sid`).
+
+    `amr` lists the authentication methods (["pwd"] or ["pwd", "otp"]); `scope` is the full scope
+    string (SCOPE, plus ADMIN_SCOPE for admins), computed by the caller.
+    """
     import jwt
 
     if ttl_seconds <= 0:
         raise ValueError("ttl_seconds must be positive")
+    if not session_id or not client_id or not scope:
+        raise ValueError("session_id, client_id and scope must not be empty")
+    if isinstance(amr, str) or not amr or not all(isinstance(method, str) and method for method in amr):
+        raise ValueError("amr must be a non-empty list of method names")
+    kid, private_key = keys.signer(now)
     claims = {
         "iss": issuer,
         "aud": audience,
         "sub": user_id,
+        "client_id": client_id,
+        "sid": session_id,
         "iat": now,
         "nbf": now,
         "exp": now + ttl_seconds,
         "jti": secrets.token_urlsafe(16),
+        "amr": list(amr),
+        "scope": scope,
         "email": email,
         "email_verified": bool(email_verified),
-        "scope": SCOPE,
     }
-    return jwt.encode(
-        claims, keys.private_key, algorithm=ALGORITHM, headers={"typ": TOKEN_TYPE, "kid": keys.kid}
-    )
+    return jwt.encode(claims, private_key, algorithm=ALGORITHM, headers={"typ": TOKEN_TYPE, "kid": kid})
 
 
 def _is_number(value: object) -> bool:
@@ -307,7 +257,7 @@ def verify_access_token(
     """The claims of a valid access token; AccessTokenRejected (an Unauthorized) for anything else.
 
     The algorithm is pinned to RS256, the key is chosen by the header's kid among the published
-    keys (current and previous), typ must be at+jwt, and iss, aud, exp, sub are required.
+    keys (every key of the ring), typ must be at+jwt, and iss, aud, exp, sub are required.
     """
     import jwt
 
@@ -373,7 +323,7 @@ def verify_access_token(
 
 
 def jwks(keys: SigningKeys) -> dict[str, list[dict[str, str]]]:
-    """The JWK Set: public members only, current key first, then the previous one."""
+    """The JWK Set: public members only, every key of the ring, the one that signs now first."""
     return {"keys": keys.public_jwks}
 
 
@@ -401,14 +351,16 @@ def public_keys_from_jwks(document: Mapping[str, Any]) -> dict[str, RSAPublicKey
 
 
 def openid_configuration(issuer: str) -> dict[str, Any]:
-    """A minimal OpenID Provider discovery document: enough for JWT authorizers to find the key set."""
+    """The discovery document, stating only what is true of this service: who issues the access
+    tokens, where their keys are and how they are signed. There is no authorization or token
+    endpoint and no ID token, so none of OpenID's members for those appear. API Gateway's JWT
+    authorizer reads `jwks_uri` from it."""
     base = issuer.rstrip("/")
     return {
         "issuer": issuer,
         "jwks_uri": f"{base}/.well-known/jwks.json",
-        "response_types_supported": ["token"],
-        "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": [ALGORITHM],
-        "scopes_supported": SCOPE.split(),
+        # Not registered by RFC 8414, but the name other servers use for the access tokens' algorithm.
+        "access_token_signing_alg_values_supported": [ALGORITHM],
+        "scopes_supported": [*SCOPE.split(), ADMIN_SCOPE],
         "claims_supported": list(CLAIMS_SUPPORTED),
     }
