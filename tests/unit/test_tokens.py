@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from accounts import tokens
 from accounts.tokens import hash_token, is_expired, looks_like_token, new_token
 
 
@@ -62,3 +63,36 @@ def test_looks_like_token_accepts_generated_tokens() -> None:
 )
 def test_looks_like_token_refuses_junk(junk: object) -> None:
     assert looks_like_token(junk) is False
+
+
+# --- refresh tokens ------------------------------------------------------------------------------
+
+SECRET = bytes(range(32))
+CLAIMS = tokens.RefreshClaims(user_id="a" * 32, session_id="b" * 32, generation=7)
+
+
+def test_a_refresh_token_round_trips_and_is_deterministic():
+    token = tokens.refresh_token(SECRET, CLAIMS)
+    assert tokens.read_refresh_token(SECRET, token) == CLAIMS
+    assert tokens.refresh_token(SECRET, CLAIMS) == token  # derived, so parallel refreshes converge
+    assert tokens.looks_like_token(token) and len(token) == 92
+
+
+def test_a_refresh_token_is_bound_to_its_generation_and_session():
+    assert tokens.refresh_token(SECRET, CLAIMS) != tokens.refresh_token(
+        SECRET, tokens.RefreshClaims(CLAIMS.user_id, CLAIMS.session_id, CLAIMS.generation + 1))
+    assert tokens.refresh_token(SECRET, CLAIMS) != tokens.refresh_token(
+        SECRET, tokens.RefreshClaims(CLAIMS.user_id, "c" * 32, CLAIMS.generation))
+
+
+def test_a_refresh_token_under_another_secret_or_altered_is_refused():
+    token = tokens.refresh_token(SECRET, CLAIMS)
+    assert tokens.read_refresh_token(bytes(32), token) is None
+    for position in (0, 5, 40, 91):
+        altered = token[:position] + ("A" if token[position] != "A" else "B") + token[position + 1:]
+        assert tokens.read_refresh_token(SECRET, altered) is None
+
+
+@pytest.mark.parametrize("value", [None, 17, "", "x" * 43, "x" * 92, "x" * 200, "é" * 92, tokens.new_token()])
+def test_anything_but_a_refresh_token_reads_as_none(value):
+    assert tokens.read_refresh_token(SECRET, value) is None

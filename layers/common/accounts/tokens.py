@@ -1,7 +1,8 @@
 """Opaque tokens: email verification and password reset tokens, and refresh tokens.
 
-A token is 256 random bits from `secrets`, URL-safe base64 without padding (43 characters). Only its
-SHA-256 (hex) is stored; the raw value exists in the email or the response that carries it.
+An email token is 256 random bits from `secrets`, URL-safe base64 without padding (43 characters).
+Only its SHA-256 (hex) is stored; the raw value exists in the email that carries it. Refresh tokens
+are derived instead (see below): nothing of them is stored.
 """
 
 from __future__ import annotations
