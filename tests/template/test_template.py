@@ -119,6 +119,12 @@ SPEC_VARIABLES = {
     "RATE_LIMIT_LOGIN_PER_IP": "60/60",
     "LOGIN_LOCKOUT": "5/900",
     "RATE_LIMIT_TOKEN_PER_IP": "30/60",
+    # v2
+    "JWT_CLIENT_ID": "",
+    "REFRESH_REUSE_GRACE_SECONDS": "10",
+    "SIGNING_KEY_PUBLISH_AHEAD_SECONDS": "7200",
+    "SIGNING_KEY_CACHE_SECONDS": "300",
+    "VERIFICATION_REMINDER_AFTER_HOURS": "24",
 }
 RESOURCE_VARIABLES = {
     "TABLE_NAME": "AccountsTable",
@@ -406,6 +412,147 @@ def test_rate_limit_parameters_accept_only_count_slash_seconds(
         assert re.fullmatch(pattern, good), good
     for bad in ("", "5", "5/0", "five/60", "5/60s", " 5/60"):
         assert not re.fullmatch(pattern, bad), bad
+
+
+def _parameter_text(value: Any) -> str:
+    """A Settings default as a template parameter's Default would spell it."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple) and len(value) == 2:  # RateLimit(count, seconds)
+        return f"{value[0]}/{value[1]}"
+    return str(value)
+
+
+def test_every_settings_field_is_fed_by_the_template(template: dict[str, Any]) -> None:
+    """Each field of the layer's Settings is a variable of the functions' environment, and a
+    parameter feeding it defaults to the field's own default."""
+    from accounts.settings import Settings
+
+    environment = _environment(template)
+    for field_name, info in Settings.model_fields.items():
+        variable = field_name.upper()
+        assert variable in environment, f"Settings.{field_name} has no {variable} in Globals"
+        target = environment[variable].get("Ref") if isinstance(environment[variable], dict) else None
+        if target in template["Parameters"] and not info.is_required():
+            default = template["Parameters"][target].get("Default")
+            assert str(default) == _parameter_text(info.default), (
+                f"{target} defaults to {default!r}, Settings.{field_name} to {info.default!r}"
+            )
+
+
+def test_every_parameter_is_in_exactly_one_parameter_group(template: dict[str, Any]) -> None:
+    groups = template["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+    grouped = [name for group in groups for name in group["Parameters"]]
+    assert sorted(grouped) == sorted(template["Parameters"]), "ungrouped or twice-grouped parameters"
+
+
+# ------------------------------------------------------------------------- cost and cold start
+
+
+def _condition_on(template: dict[str, Any], condition: str, parameter: str) -> None:
+    assert template["Conditions"][condition] == {"Fn::Equals": [{"Ref": parameter}, "true"]}
+    assert template["Parameters"][parameter]["AllowedValues"] == ["true", "false"]
+
+
+def test_xray_tracing_is_a_parameter_and_off_by_default(template: dict[str, Any]) -> None:
+    function = template["Globals"]["Function"]
+    assert function["Tracing"] == {"Fn::If": ["TracingOn", "Active", "PassThrough"]}
+    _condition_on(template, "TracingOn", "TracingEnabled")
+    assert template["Parameters"]["TracingEnabled"]["Default"] == "false"
+    for logical_id, properties in _functions(template).items():
+        assert "Tracing" not in properties, logical_id
+
+
+def test_api_throttling_comes_from_parameters(template: dict[str, Any]) -> None:
+    settings = template["Resources"]["HttpApi"]["Properties"]["DefaultRouteSettings"]
+    assert settings["ThrottlingRateLimit"] == {"Ref": "ApiThrottlingRateLimit"}
+    assert settings["ThrottlingBurstLimit"] == {"Ref": "ApiThrottlingBurstLimit"}
+    parameters = template["Parameters"]
+    assert parameters["ApiThrottlingRateLimit"]["Default"] == "100"
+    assert parameters["ApiThrottlingBurstLimit"]["Default"] == "200"
+
+
+def test_snapstart_is_a_parameter_applied_to_published_versions_behind_an_alias(
+    template: dict[str, Any],
+) -> None:
+    function = template["Globals"]["Function"]
+    assert function["SnapStart"] == {"ApplyOn": {"Fn::If": ["SnapStartOn", "PublishedVersions", "None"]}}
+    _condition_on(template, "SnapStartOn", "SnapStartEnabled")
+    assert template["Parameters"]["SnapStartEnabled"]["Default"] == "false"
+    # Every event source invokes the alias; SAM moves it to each newly published version.
+    assert function["AutoPublishAlias"] == "live"
+    assert template["Resources"]["CommonLayer"]["Properties"]["PublishLambdaVersion"] is True
+    for logical_id, properties in _functions(template).items():
+        # The layer (and the rest of the configuration) count when deciding to publish a version.
+        assert properties.get("AutoPublishAliasAllProperties") is True, logical_id
+        description = properties.get("VersionDescription")
+        assert description and "${ConfigurationRevision}" in description["Fn::Sub"], logical_id
+    # Nobody waits for a scheduled run or a key rotation: no snapshot (and no snapshot bill) there.
+    no_snapshot = {
+        logical_id
+        for logical_id, properties in _functions(template).items()
+        if properties.get("SnapStart") == {"ApplyOn": "None"}
+    }
+    assert no_snapshot == {"CleanupFunction", "SigningKeyRotationFunction"}
+
+
+def test_local_mode_still_reads_the_functions_and_routes() -> None:
+    from local.template import Template
+
+    local = Template(TEMPLATE_PATH)
+    assert set(local.functions) == set(FUNCTIONS)
+    assert {route.route_key for route in local.routes} == set(SPEC_ROUTES) | {CATCH_ALL}
+    assert local.cleanup_function is not None and local.cleanup_function.logical_id == "CleanupFunction"
+    assert local.functions["VerifyEmailFunction"].memory_size == 256
+    environment = local.environment({})
+    assert environment["JWT_CLIENT_ID"] == ""
+    assert environment["VERIFICATION_REMINDER_AFTER_HOURS"] == "24"
+
+
+# Register, reset-confirm and login hash or verify argon2id passwords (CPU bound: Lambda's CPU
+# share grows with memory); the others wait on AWS services.
+MEMORY = {
+    "RegisterFunction": 1024,
+    "PasswordResetFunction": 1024,
+    "LoginFunction": 1024,
+    "VerifyEmailFunction": 256,
+    "CleanupFunction": 256,
+    "MailerFunction": 256,
+    "SigningKeyRotationFunction": 256,
+}
+
+
+def test_memory_is_sized_per_function(template: dict[str, Any]) -> None:
+    default = template["Globals"]["Function"]["MemorySize"]
+    sizes = {
+        logical_id: properties.get("MemorySize", default) for logical_id, properties in _functions(template).items()
+    }
+    assert sizes == MEMORY
+
+
+def test_lambda_logs_are_json_filtered_at_the_same_level_as_powertools(template: dict[str, Any]) -> None:
+    from aws_lambda_powertools.shared.constants import LAMBDA_ADVANCED_LOGGING_LEVELS
+
+    logging_config = template["Globals"]["Function"]["LoggingConfig"]
+    assert logging_config["LogFormat"] == "JSON"
+    assert logging_config["SystemLogLevel"] == "WARN"
+    mapping, key, attribute = logging_config["ApplicationLogLevel"]["Fn::FindInMap"]
+    assert key == {"Ref": "LogLevel"}
+    assert _environment(template)["POWERTOOLS_LOG_LEVEL"] == {"Ref": "LogLevel"}
+    table = template["Mappings"][mapping]
+    for level in template["Parameters"]["LogLevel"]["AllowedValues"]:
+        lambda_level = table[level][attribute]
+        # Powertools takes Lambda's level (AWS_LAMBDA_LOG_LEVEL) over its own: they must agree,
+        # or it warns and one of the two filters hides what the other lets through.
+        assert LAMBDA_ADVANCED_LOGGING_LEVELS[lambda_level] == level, level
+
+
+def test_access_log_lines_hold_only_what_an_operator_uses(template: dict[str, Any]) -> None:
+    settings = template["Resources"]["HttpApi"]["Properties"]["AccessLogSettings"]
+    line = json.loads(settings["Format"])
+    assert set(line) == {"requestId", "ip", "routeKey", "status", "latency", "integrationError", "authorizerError"}
+    assert line["latency"] == "$context.responseLatency"
+    assert line["ip"] == "$context.identity.sourceIp"
 
 
 # ---------------------------------------------------------------------------------- the table
