@@ -31,6 +31,7 @@ import os
 import re
 import secrets
 import signal
+import socket
 import sys
 import threading
 import time
@@ -1156,6 +1157,20 @@ class Handler(BaseHTTPRequestHandler):
             return self._handle
         raise AttributeError(name)
 
+    def setup(self) -> None:
+        super().setup()
+        self.no_delay(self.connection)
+
+    @staticmethod
+    def no_delay(sock: Any) -> None:
+        """Send small writes at once. Each response already goes out in one write (see `_write`);
+        this covers the base class's own two-write paths (send_error) on keep-alive connections,
+        where Nagle's algorithm would hold the second write until the client's delayed ACK (~40 ms)."""
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except (OSError, AttributeError):  # not a TCP socket
+            pass
+
     def _read_body(self) -> tuple[bytes, bool]:
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
             chunks, total = [], 0
@@ -1211,25 +1226,29 @@ class Handler(BaseHTTPRequestHandler):
         )
 
     def _write(self, response: HttpResponse, *, head: bool) -> None:
+        """Status line, headers and body in ONE write (one send): written separately, a keep-alive
+        client's next request would wait for the body behind Nagle's algorithm and delayed ACKs."""
+        self.wfile.write(self.serialize(response, head=head))
+        self.wfile.flush()
+
+    def serialize(self, response: HttpResponse, *, head: bool) -> bytes:
+        """The whole HTTP/1.1 response as bytes (no body for HEAD, 1xx, 204 and 304)."""
         try:
             reason = HTTPStatus(response.status).phrase
         except ValueError:
             reason = ""
-        self.send_response_only(response.status, reason)
-        self.send_header("Date", self.date_time_string())
         body = b"" if response.status in (204, 304) or 100 <= response.status < 200 else response.body
+        lines = [f"{self.protocol_version} {response.status} {reason}", f"Date: {self.date_time_string()}"]
         for name, value in response.headers:
             if name.lower() in ("content-length", "transfer-encoding", "connection", "date"):
                 continue
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Apigw-Requestid", uuid.uuid4().hex[:16])
+            lines.append(f"{name}: {value}")
+        lines.append(f"Content-Length: {len(body)}")
+        lines.append(f"Apigw-Requestid: {uuid.uuid4().hex[:16]}")
         if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        if not head and body:
-            self.wfile.write(body)
-        self.wfile.flush()
+            lines.append("Connection: close")
+        head_bytes = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "strict")
+        return head_bytes if head or not body else head_bytes + body
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
