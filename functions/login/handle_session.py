@@ -8,14 +8,24 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 
+from accounts import snapstart
 from accounts.emails import parse_address
 from accounts.flows import sessions
 from accounts.http import handle, json_response, new_app, source_ip, user_agent
-from accounts.jwt_keys import get_signing_keys, jwks as key_set, openid_configuration as discovery
+from accounts.jwt_keys import get_signing_keys
+from accounts.jwt_keys import jwks as key_set
+from accounts.jwt_keys import openid_configuration as discovery
 from accounts.observability import logger, metrics
 from accounts.schemas import LoginRequest, Profile, RefreshRequest, TokenResponse, responses
 from accounts.services import get_services
 from accounts.settings import get_settings
+
+# With SnapStart on, prime this function's imports, clients and hasher before the snapshot.
+snapstart.enable(
+    passwords=True,
+    clients=("secretsmanager",),
+    imports=("jwt", "cryptography.hazmat.primitives.asymmetric.rsa", "cryptography.hazmat.primitives.serialization"),
+)
 
 app = new_app()
 
