@@ -10,7 +10,7 @@ import logging
 from typing import Annotated, NamedTuple
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
 
@@ -131,6 +131,17 @@ class Settings(BaseSettings):
             if parts.scheme not in ("https", "http") or not parts.hostname or parts.path not in ("", "/"):
                 raise ValueError(f"{origin!r} is not an origin like https://app.example.com")
         return value
+
+    @model_validator(mode="after")
+    def _check_publish_ahead(self) -> Settings:
+        # A key must be in every warm container's key set before any container signs with it.
+        ahead, cache = self.signing_key_publish_ahead_seconds, self.signing_key_cache_seconds
+        if 0 < ahead <= cache:
+            raise ValueError(
+                f"SIGNING_KEY_PUBLISH_AHEAD_SECONDS ({ahead}) must exceed SIGNING_KEY_CACHE_SECONDS ({cache}), "
+                "or be 0 (only for local mode: a rotated key then signs at once)"
+            )
+        return self
 
     @property
     def allowed_origins(self) -> frozenset[str]:
