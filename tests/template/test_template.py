@@ -313,33 +313,36 @@ LEAST_PRIVILEGE = {
     "RegisterFunction": {"dynamodb:UpdateItem", "sqs:SendMessage"},
     "VerifyEmailFunction": {
         "dynamodb:GetItem",
+        "dynamodb:PutItem",  # the User item, inside the verification transaction
         "dynamodb:UpdateItem",
-        "dynamodb:ConditionCheckItem",
         "sqs:SendMessage",
     },
     "PasswordResetFunction": {
         "dynamodb:GetItem",
+        "dynamodb:PutItem",  # the password_reset security event
         "dynamodb:UpdateItem",
-        "dynamodb:ConditionCheckItem",
+        "dynamodb:DeleteItem",  # lifting the address's lockout counter
         "sqs:SendMessage",
     },
     "LoginFunction": {
         "dynamodb:GetItem",
         "dynamodb:BatchGetItem",
         "dynamodb:PutItem",
+        "dynamodb:BatchWriteItem",  # a new session and its login event
         "dynamodb:UpdateItem",
-        "dynamodb:ConditionCheckItem",
+        "dynamodb:DeleteItem",  # logout and reuse detection delete the session
         "secretsmanager:GetSecretValue",
     },
     "CleanupFunction": {
         "dynamodb:Query",
+        "dynamodb:UpdateItem",  # the reminder mark
         "dynamodb:DeleteItem",
+        "sqs:SendMessage",  # reminder jobs
     },
     "MailerFunction": {
         "dynamodb:GetItem",
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",
-        "dynamodb:ConditionCheckItem",
         "ses:SendEmail",
         "ses:SendRawEmail",
     },
@@ -572,19 +575,30 @@ def test_table_definition_is_literal_and_matches_the_data_design(template: dict[
     for key in literal:
         assert not _has_intrinsic(properties[key]), f"{key} must be literal (the local server reads it)"
     assert properties["BillingMode"] == "PAY_PER_REQUEST"
-    assert properties["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
+    # The template and the pynamodb models must describe the same keys and index.
+    from accounts import models
+
+    assert properties["KeySchema"] == [
+        {"AttributeName": "pk", "KeyType": "HASH"},
+        {"AttributeName": "sk", "KeyType": "RANGE"},
+    ]
     assert {(a["AttributeName"], a["AttributeType"]) for a in properties["AttributeDefinitions"]} == {
         ("pk", "S"),
-        ("cleanup_bucket", "S"),
-        ("cleanup_at", "N"),
+        ("sk", "S"),
+        ("cleanup_shard", "S"),
+        ("cleanup_due", "N"),
     }
     (index,) = properties["GlobalSecondaryIndexes"]
-    assert index["IndexName"] == "cleanup"
+    meta = models.UnverifiedIndex.Meta
+    assert index["IndexName"] == meta.index_name == models.UNVERIFIED_INDEX
     assert index["KeySchema"] == [
-        {"AttributeName": "cleanup_bucket", "KeyType": "HASH"},
-        {"AttributeName": "cleanup_at", "KeyType": "RANGE"},
+        {"AttributeName": "cleanup_shard", "KeyType": "HASH"},
+        {"AttributeName": "cleanup_due", "KeyType": "RANGE"},
     ]
-    assert index["Projection"] == {"ProjectionType": "ALL"}
+    assert index["Projection"] == {
+        "ProjectionType": "INCLUDE",
+        "NonKeyAttributes": sorted(meta.projection.non_key_attributes),
+    }
     assert properties["TimeToLiveSpecification"] == {"AttributeName": "ttl", "Enabled": True}
     assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert properties["SSESpecification"] == {"SSEEnabled": True}
