@@ -386,7 +386,8 @@ def lambda_handler(event, context):
             keys, user_id="user-1", email="someone@example.com", email_verified=True,
             issuer=options.get("issuer", os.environ["JWT_ISSUER"]),
             audience=options.get("audience", os.environ["JWT_AUDIENCE"]),
-            ttl_seconds=900, now=clock.now() + options.get("shift", 0))
+            ttl_seconds=900, now=clock.now() + options.get("shift", 0),
+            session_id="0" * 32, client_id="example-client", amr=["pwd"], scope=jwt_keys.SCOPE)
         return _json(200, {"token": token})
     if route == "POST /enqueue":
         boto3.client("sqs").send_message(QueueUrl=os.environ["EMAIL_QUEUE_URL"], MessageBody=event["body"],
