@@ -89,6 +89,7 @@ class Attempt:
 
     key: str | None
     allowed: bool
+    last: bool = False  # this check used the window's last slot: failing it locks the address
 
 
 class Lockout:
@@ -113,7 +114,7 @@ class Lockout:
             return Attempt(key=None, allowed=True)
         key, window = self._key(email_key, now)
         hits = self.store.add_below(key, limit=self.limit.count, expires_at=window.ends_at)
-        return Attempt(key=key, allowed=hits is not None)
+        return Attempt(key=key, allowed=hits is not None, last=hits == self.limit.count)
 
     def refusal(self, *, now: int) -> RateLimited:
         window = Window.at(now, self.limit.seconds)

@@ -89,8 +89,6 @@ def login(services: Services, keys: Any, *, email: Address, password: str, clien
     lockout = services.lockout
     attempt, account = aws.parallel(lambda: lockout.attempt(email.key, now=now), lambda: repo.get_account(email.key))
     if not attempt.allowed:
-        if account is not None:
-            repo.record_event(new_event(account.user_id, "locked_out", now=now, ip=client.ip, user_agent=client.user_agent))
         raise lockout.refusal(now=now)
     if account is None:
         services.hasher.dummy_verify(password)
@@ -98,9 +96,11 @@ def login(services: Services, keys: Any, *, email: Address, password: str, clien
     else:
         ok = services.hasher.verify(account.password_hash, password)
     if not ok:
-        # The reservation stays: it is this failure's count.
+        # The reservation stays: it is this failure's count. Events only for existing accounts; the
+        # failure that locks the address is recorded once, not every refused attempt after it.
         if account is not None:
-            repo.record_event(new_event(account.user_id, "login_failed", now=now, ip=client.ip, user_agent=client.user_agent))
+            for kind in ("login_failed", "locked_out") if attempt.last else ("login_failed",):
+                repo.record_event(new_event(account.user_id, kind, now=now, ip=client.ip, user_agent=client.user_agent))
         count("LoginFailures")
         raise InvalidCredentials()
     if not account.verified or account.disabled:
