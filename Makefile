@@ -29,8 +29,9 @@ test: install
 test-fast: install
 	$(BIN)/python -m pytest -m "not e2e and not slow"
 
+# ONLY=units,cost runs some sections (coldstart, units, login, cost); the cold start takes a while.
 bench: install
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py $(if $(ONLY),--only $(ONLY))
 
 openapi: install
 	$(BIN)/python scripts/generate_openapi.py --write
