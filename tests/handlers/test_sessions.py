@@ -137,6 +137,17 @@ def test_right_passwords_do_not_use_up_the_lockout_budget(account):
     assert login()[0] == 429
 
 
+def test_a_login_refused_by_the_ip_limit_does_not_use_the_address_lockout_budget(account, monkeypatch):
+    from accounts import services, settings
+
+    monkeypatch.setenv("RATE_LIMIT_LOGIN_PER_IP", "2/60")
+    settings.get_settings.cache_clear()
+    services.get_services.cache_clear()
+    assert [login(password=WRONG)[0] for _ in range(4)] == [401, 401, 429, 429]  # two checked, two refused
+    other_ips = [login(password=WRONG, ip=f"203.0.113.{n}")[0] for n in range(4)]
+    assert other_ips == [401, 401, 401, 429]  # the address had 3 of its 5 checks left
+
+
 def test_parallel_wrong_passwords_verify_at_most_the_lockout_count(account, monkeypatch):
     from accounts.passwords import PasswordHasher
 

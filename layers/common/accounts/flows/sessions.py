@@ -14,7 +14,14 @@ from typing import Any
 
 from accounts import aws, tokens
 from accounts.emails import Address
-from accounts.errors import AccountDisabled, EmailNotVerified, InvalidCredentials, InvalidGrant, Unauthorized
+from accounts.errors import (
+    AccountDisabled,
+    EmailNotVerified,
+    InvalidCredentials,
+    InvalidGrant,
+    RateLimited,
+    Unauthorized,
+)
 from accounts.jwt_keys import ADMIN_SCOPE, SCOPE, issue_access_token
 from accounts.models import Session, User
 from accounts.observability import count, logger
@@ -81,13 +88,20 @@ def _issue(services: Services, keys: Any, *, user: User | Any, user_id: str, ses
 def login(services: Services, keys: Any, *, email: Address, password: str, client: Client) -> tuple[IssuedTokens, LimitState | None]:
     """Unknown email and wrong password cost the same (a dummy argon2 verify) and answer the same.
 
-    Calls: IP limit; then, in parallel, the lockout reservation and the account; then, in
-    parallel, the session (+ its `login` event) and giving the reservation back."""
+    Calls, in two waves: the IP limit, the lockout reservation and the account in parallel; then,
+    after argon2, the session (+ its `login` event) and giving the reservation back in parallel."""
     settings, repo = services.settings, services.repo
     now = services.now()
-    state = services.limiter.hit("login_ip", client.ip, settings.rate_limit_login_per_ip, now=now)
     lockout = services.lockout
-    attempt, account = aws.parallel(lambda: lockout.attempt(email.key, now=now), lambda: repo.get_account(email.key))
+    limited, attempt, account = aws.parallel(
+        lambda: _ip_limit(services, client.ip, now),
+        lambda: lockout.attempt(email.key, now=now),
+        lambda: repo.get_account(email.key),
+    )
+    if isinstance(limited, RateLimited):
+        lockout.give_back(attempt)  # this request never checks a password
+        raise limited
+    state = limited
     if not attempt.allowed:
         raise lockout.refusal(now=now)
     if account is None:
@@ -123,6 +137,15 @@ def login(services: Services, keys: Any, *, email: Address, password: str, clien
         logger.info("password hash upgraded to current argon2 parameters")
     count("Logins")
     return _issue(services, keys, user=account, user_id=account.user_id, session=session, generation=0, now=now), state
+
+
+def _ip_limit(services: Services, ip: str, now: int) -> LimitState | RateLimited | None:
+    """The per-IP login limit, with a refusal returned rather than raised (it runs beside the
+    lockout reservation, which must then be given back)."""
+    try:
+        return services.limiter.hit("login_ip", ip, services.settings.rate_limit_login_per_ip, now=now)
+    except RateLimited as refusal:
+        return refusal
 
 
 def refresh(services: Services, keys: Any, *, refresh_token: str, client: Client) -> IssuedTokens:
