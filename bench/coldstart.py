@@ -72,11 +72,11 @@ from pathlib import Path
 from typing import Any
 
 BUDGET = 2.0  # x a bare `import boto3`
-EXPECTED = {"register": 202, "verify_email": 200, "password_reset": 202, "login": 200, "cleanup": "ok",
-            "mailer": "ok"}
+EXPECTED = {"register": 202, "verify_email": 200, "password_reset": 202, "login": 200, "session": 200,
+            "cleanup": "ok", "mailer": "ok"}
 # function folder -> (walk step whose event is the first request, or a named event)
 FIRST_REQUEST = {"register": "register", "verify_email": "verify", "password_reset": "reset request",
-                 "login": "login", "cleanup": "schedule", "mailer": "email job"}
+                 "login": "login", "session": "refresh", "cleanup": "schedule", "mailer": "email job"}
 
 results: dict[str, dict[str, float]] = {}  # folder -> medians (the cost section reads them)
 
@@ -102,6 +102,8 @@ def seed(rounds: int, workdir: Path) -> list[dict[str, Path]]:
         walker.step(steps["register"], account, ip)
         walker.step(steps["verify"], account, ip)
         events["login"] = walker.api_event(steps["login"], account, ip)
+        walker.step(steps["login"], account, ip)  # a session whose refresh token the first refresh presents
+        events["session"] = walker.api_event(steps["refresh"], account, ip)
         events["password_reset"] = walker.api_event(steps["reset request"], account, ip)
         events["cleanup"] = c.load_event("schedule")
         per_round.append({})
@@ -133,7 +135,7 @@ def run_child(module: str, folder: str | None, event: Path | None, env: dict[str
     from bench import world
 
     result = workdir / f"result-{uuid.uuid4().hex}.json"
-    paths = [str(world.LAYER)] + ([str(world.ROOT / "functions" / folder)] if folder else [])
+    paths = [str(world.LAYER)] + ([str(world.folder_of(folder))] if folder else [])
     child_env = {**env, "PYTHONPATH": os.pathsep.join(paths)}
     values = {**world.context_values(folder), "request_id": str(uuid.uuid4())} if folder else {}
     done = subprocess.run(

@@ -33,7 +33,7 @@ NEW_PASSWORD = "Another-Strong-Pass-7"
 @dataclass(frozen=True)
 class Step:
     name: str
-    function: str  # function folder (world.FUNCTIONS)
+    function: str  # function (world.FUNCTIONS)
     event: str  # events/<event>.json
     body: dict[str, Any] | None
     expect: int
@@ -49,10 +49,10 @@ WALK: tuple[Step, ...] = (
          tokens=("verify_token",)),
     Step("verify", "verify_email", "verify_email", {"token": "{verify_token}"}, 200),
     Step("login", "login", "login", {"email": "{email}", "password": "{password}"}, 200, save=TOKENS),
-    Step("me", "login", "me", None, 200, claims_of="access_token",
+    Step("me", "session", "me", None, 200, claims_of="access_token",
          headers={"authorization": "Bearer {access_token}"}),
-    Step("refresh", "login", "refresh", {"refresh_token": "{refresh_token}"}, 200, save=TOKENS),
-    Step("logout", "login", "logout", {"refresh_token": "{refresh_token}"}, 204),
+    Step("refresh", "session", "refresh", {"refresh_token": "{refresh_token}"}, 200, save=TOKENS),
+    Step("logout", "session", "logout", {"refresh_token": "{refresh_token}"}, 204),
     Step("reset request", "password_reset", "password_reset", {"email": "{email}"}, 202, tokens=("reset_token",)),
     Step("reset confirm", "password_reset", "password_reset_confirm",
          {"token": "{reset_token}", "password": "{new_password}"}, 200),

@@ -32,22 +32,32 @@ LAYER = ROOT / "layers" / "common"
 TEMPLATE = ROOT / "template.yaml"
 EVENTS = ROOT / "events"
 
-# function folder -> handler module (the template's CodeUri / Handler of each function)
+# function -> handler module (the template's Handler of each function)
 FUNCTIONS = {
     "register": "handle_register",
     "verify_email": "handle_verify_email",
     "password_reset": "handle_password_reset",
     "login": "handle_session",
+    "session": "handle_session",
     "cleanup": "handle_cleanup",
     "mailer": "handle_email_jobs",
 }
+# function -> its folder under functions/ (where it is not the function's own name) and logical id
+FOLDERS = {"session": "login"}
+LOGICAL_IDS = {"register": "RegisterFunction", "verify_email": "VerifyEmailFunction",
+               "password_reset": "PasswordResetFunction", "login": "LoginFunction", "session": "SessionFunction",
+               "cleanup": "CleanupFunction", "mailer": "MailerFunction"}
+
+
+def folder_of(function: str) -> Path:
+    return ROOT / "functions" / FOLDERS.get(function, function)
 SMALL_ARGON2 = {"ARGON2_MEMORY_KIB": "1024", "ARGON2_TIME_COST": "1", "ARGON2_PARALLELISM": "1"}
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 
 
 def add_paths() -> None:
-    for path in (ROOT, LAYER, *(ROOT / "functions" / name for name in FUNCTIONS)):
+    for path in (ROOT, LAYER, *(folder_of(name) for name in FUNCTIONS)):
         if str(path) not in sys.path:
             sys.path.insert(0, str(path))
 
@@ -249,17 +259,18 @@ STACK = "serverless-accounts"
 
 @functools.cache
 def function_settings() -> dict[str, dict[str, Any]]:
-    """folder -> logical id, memory (MB), timeout (s), architecture, from template.yaml (Globals
+    """function -> logical id, memory (MB), timeout (s), architecture, from template.yaml (Globals
     when the function says nothing)."""
     tpl = template()
     architectures = (tpl.globals.get("Function") or {}).get("Architectures") or ["x86_64"]
     found: dict[str, dict[str, Any]] = {}
-    for function in tpl.functions.values():
-        folder = Path(function.code_uri).name
-        if FUNCTIONS.get(folder) == function.module:
+    by_logical_id = {function.logical_id: function for function in tpl.functions.values()}
+    for name, logical_id in LOGICAL_IDS.items():
+        function = by_logical_id.get(logical_id)
+        if function is not None and function.module == FUNCTIONS[name]:
             arch = function.properties.get("Architectures") or architectures
-            found[folder] = {"logical_id": function.logical_id, "memory": function.memory_size,
-                             "timeout": function.timeout, "architecture": str(tpl.resolve(arch)[0])}
+            found[name] = {"logical_id": function.logical_id, "memory": function.memory_size,
+                           "timeout": function.timeout, "architecture": str(tpl.resolve(arch)[0])}
     return found
 
 

@@ -53,6 +53,7 @@ def test_sam_build_packages_functions_and_layer_for_arm64(tmp_path):
         ("VerifyEmailFunction", "handle_verify_email.py"),
         ("PasswordResetFunction", "handle_password_reset.py"),
         ("LoginFunction", "handle_session.py"),
+        ("SessionFunction", "handle_session.py"),
         ("CleanupFunction", "handle_cleanup.py"),
         ("MailerFunction", "handle_email_jobs.py"),
         ("SigningKeyRotationFunction", "rotate_signing_key.py"),

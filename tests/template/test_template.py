@@ -71,11 +71,11 @@ SPEC_ROUTES = {
     "POST /v1/auth/password-reset": "PasswordResetFunction",
     "POST /v1/auth/password-reset/confirm": "PasswordResetFunction",
     "POST /v1/auth/login": "LoginFunction",
-    "POST /v1/auth/refresh": "LoginFunction",
-    "POST /v1/auth/logout": "LoginFunction",
-    "GET /v1/auth/me": "LoginFunction",
-    "GET /.well-known/jwks.json": "LoginFunction",
-    "GET /.well-known/openid-configuration": "LoginFunction",
+    "POST /v1/auth/refresh": "SessionFunction",
+    "POST /v1/auth/logout": "SessionFunction",
+    "GET /v1/auth/me": "SessionFunction",
+    "GET /.well-known/jwks.json": "SessionFunction",
+    "GET /.well-known/openid-configuration": "SessionFunction",
 }
 CATCH_ALL = "$default"
 PROTECTED_ROUTES = {"GET /v1/auth/me"}
@@ -86,6 +86,7 @@ FUNCTIONS = {
     "VerifyEmailFunction": ("functions/verify_email", "handle_verify_email.lambda_handler"),
     "PasswordResetFunction": ("functions/password_reset", "handle_password_reset.lambda_handler"),
     "LoginFunction": ("functions/login", "handle_session.lambda_handler"),
+    "SessionFunction": ("functions/login", "handle_session.lambda_handler"),
     "CleanupFunction": ("functions/cleanup", "handle_cleanup.lambda_handler"),
     "MailerFunction": ("functions/mailer", "handle_email_jobs.lambda_handler"),
     "SigningKeyRotationFunction": ("functions/login", "rotate_signing_key.lambda_handler"),
@@ -202,7 +203,7 @@ def test_catch_all_goes_to_the_session_function_for_problem_json_404(
     routes: dict[str, dict[str, Any]],
 ) -> None:
     catch_all = routes[CATCH_ALL]
-    assert catch_all["function"] == "LoginFunction"
+    assert catch_all["function"] == "SessionFunction"
     assert str(catch_all["properties"].get("Method", "ANY")).upper() == "ANY"
 
 
@@ -326,9 +327,15 @@ LEAST_PRIVILEGE = {
     },
     "LoginFunction": {
         "dynamodb:GetItem",
-        "dynamodb:BatchGetItem",
-        "dynamodb:PutItem",
+        "dynamodb:PutItem",  # login_failed / locked_out events
         "dynamodb:BatchWriteItem",  # a new session and its login event
+        "dynamodb:UpdateItem",
+        "secretsmanager:GetSecretValue",
+    },
+    "SessionFunction": {
+        "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",
+        "dynamodb:PutItem",  # refresh_reuse_detected events
         "dynamodb:UpdateItem",
         "dynamodb:DeleteItem",  # logout and reuse detection delete the session
         "secretsmanager:GetSecretValue",
@@ -518,6 +525,7 @@ MEMORY = {
     "RegisterFunction": 1024,
     "PasswordResetFunction": 1024,
     "LoginFunction": 1024,
+    "SessionFunction": 256,
     "VerifyEmailFunction": 256,
     "CleanupFunction": 256,
     "MailerFunction": 256,
