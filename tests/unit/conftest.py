@@ -22,3 +22,20 @@ def aws(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws():
         yield
+
+
+@pytest.fixture
+def services(table: str):
+    """The flows' collaborators: the real repository on moto (the `table` fixture), a FakeQueue
+    and a Clock (tests.fakes.make_services). For the flow tests (test_*_flow.py)."""
+    from tests.fakes import make_services
+
+    return make_services()
+
+
+@pytest.fixture
+def mailer():
+    """A FakeMailer that records every email the worker's flow functions send."""
+    from tests.fakes import FakeMailer
+
+    return FakeMailer()
