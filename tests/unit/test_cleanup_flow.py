@@ -151,10 +151,6 @@ def test_reregistering_restarts_the_reminder_and_deletion_clock(services):
     assert outcome(services) == {**NOTHING, "deleted": 1}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "cleanup._act deletes every due entry when reminders are off, without checking registered_at + "
-    "UNVERIFIED_ACCOUNT_TTL_DAYS: an account registered while reminders were on (due at its reminder "
-    "time) is deleted 6 days early"))
 def test_turning_reminders_off_never_deletes_an_account_before_its_seven_days(mailer):
     register(make_services())  # due at its reminder time, a day after registration
     services = make_services(verification_reminder_after_hours=0)

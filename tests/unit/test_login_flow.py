@@ -329,8 +329,6 @@ def test_security_events_of_a_login_history_come_back_oldest_first_with_time_ip_
     assert all(event.ttl == event.at + 90 * 86400 for event in events(user_id))
 
 
-@pytest.mark.xfail(strict=True, reason="repository.new_event orders a user's events by whole seconds and a "
-                   "random suffix (models.py promises epoch ms): events of one second come back shuffled")
 def test_security_events_recorded_within_one_second_keep_the_order_they_happened_in(mailer):
     services = make_services(login_lockout="0/900")
     user_id = verified_account(services, mailer).user_id

@@ -159,7 +159,8 @@ class Session(_Item):
 
 
 class SecurityEvent(_Item):
-    """`USER#<user id>` / `EVENT#<epoch ms>#<random>`: newest first with a reverse Query; 90-day TTL."""
+    """`USER#<user id>` / `EVENT#<epoch s>#<monotonic ns><random>`: newest first with a reverse Query;
+    90-day TTL."""
 
     type = UnicodeAttribute()
     at = NumberAttribute()

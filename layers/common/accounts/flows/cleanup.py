@@ -74,9 +74,13 @@ def _act(services: Services, entries: list[CleanupEntry], now: int, report: Clea
     def handle(entry: CleanupEntry) -> str:
         registered = int(entry.registered_at or 0)
         delete_due = registered + deletion_after
-        if reminders_on and entry.reminded_at is None and now < delete_due:
+        if now >= delete_due:
+            return "deleted" if repo.delete_unverified(entry) else "skipped"
+        if reminders_on and entry.reminded_at is None:
             return "reminded" if repo.mark_reminded(entry, now=now, delete_due=delete_due) else "skipped"
-        return "deleted" if repo.delete_unverified(entry) else "skipped"
+        # Due early because the configuration changed since it was indexed (reminders turned off,
+        # a longer UNVERIFIED_ACCOUNT_TTL_DAYS): wait for the deletion time.
+        return "postponed" if repo.postpone_cleanup(entry, due=delete_due) else "skipped"
 
     outcomes = aws.parallel(*(lambda entry=entry: handle(entry) for entry in entries)) if entries else []
     reminded = [entry for entry, outcome in zip(entries, outcomes) if outcome == "reminded"]

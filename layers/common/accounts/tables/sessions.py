@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 
 from pynamodb.exceptions import DoesNotExist, UpdateError
 
@@ -112,10 +113,13 @@ def new_event(
     user_id: str, kind: str, *, now: int, ip: str | None = None, user_agent: str | None = None,
     actor: str | None = None,
 ) -> SecurityEvent:
-    """A security event; its sort key orders a user's events by time (newest first when reversed)."""
+    """A security event; its sort key orders a user's events by time (newest first when reversed).
+
+    Within one second, events of one container keep the order they happened in (the monotonic
+    clock breaks the tie); events of different containers in the same second are concurrent."""
     return SecurityEvent(
         f"USER#{user_id}",
-        f"{EVENT_PREFIX}{now:011d}#{secrets.token_hex(4)}",
+        f"{EVENT_PREFIX}{now:011d}#{time.monotonic_ns():020d}{secrets.token_hex(2)}",
         type=kind,
         at=now,
         ip=clip(ip, MAX_IP),

@@ -30,6 +30,20 @@ class UnverifiedStore(TableAccess):
             raise
         return True
 
+    def postpone_cleanup(self, entry: CleanupEntry, *, due: int) -> bool:
+        """1 round trip: move the entry to a later `cleanup_due`, unless the account changed since
+        it was read (False then)."""
+        try:
+            Account(entry.pk, entry.sk).update(
+                actions=[Account.cleanup_due.set(due)],
+                condition=(Account.verified == False) & (Account.cleanup_due == entry.cleanup_due),  # noqa: E712
+            )
+        except UpdateError as error:
+            if is_condition_failure(error):
+                return False
+            raise
+        return True
+
     def delete_unverified(self, entry: CleanupEntry) -> bool:
         """1 round trip: delete the account if it is still unverified and still due as read (a
         registration or verification since then wins). Its links' tokens expire by TTL, and
