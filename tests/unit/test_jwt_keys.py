@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -474,15 +475,17 @@ def test_claims_supported_are_the_claims_a_token_carries(keys: SigningKeys) -> N
     assert set(verify(issue(keys), keys)) == set(jwt_keys.CLAIMS_SUPPORTED)
 
 
-def test_import_does_not_load_jwt_cryptography_or_boto3() -> None:
-    code = (
-        "import sys, accounts.jwt_keys;"
-        "heavy = [m for m in ('jwt', 'cryptography', 'boto3', 'botocore', 'pydantic') if m in sys.modules];"
-        "assert not heavy, heavy"
-    )
-    subprocess.run(
-        [sys.executable, "-c", code],
-        check=True,
-        cwd=ROOT,
-        env={"PYTHONPATH": str(ROOT / "layers" / "common")},
-    )
+@pytest.mark.parametrize(
+    ("folder", "module", "needed"),
+    [
+        ("login", "handle_session", ("jwt", "cryptography.hazmat.primitives.asymmetric.rsa", "argon2",
+                                     "email_validator", "pynamodb.models", "botocore.session")),
+        ("register", "handle_register", ("argon2", "email_validator", "pynamodb.models", "botocore.session")),
+    ],
+)
+def test_handlers_import_at_init_what_every_request_needs(folder: str, module: str, needed: tuple[str, ...]) -> None:
+    """Deferring an import into the request only moves its cost into the first request."""
+    code = f"import sys, {module}; missing = [m for m in {needed!r} if m not in sys.modules]; assert not missing, missing"
+    paths = [ROOT / "layers" / "common", ROOT / "functions" / folder]
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT,
+                   env={"PYTHONPATH": os.pathsep.join(str(path) for path in paths)})

@@ -312,21 +312,6 @@ def test_cache_clear_forgets_the_keys(secretsmanager: Any, pems: list[str]) -> N
         assert jwt_keys.get_signing_keys().kid == kid_of(pems[1])
 
 
-def test_the_ring_module_imports_nothing_heavy() -> None:
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[2]
-    code = (
-        "import sys, accounts.key_ring;"
-        "heavy = [m for m in ('jwt', 'cryptography', 'boto3', 'botocore') if m in sys.modules];"
-        "assert not heavy, heavy"
-    )
-    environment = {"PYTHONPATH": str(root / "layers" / "common")}
-    subprocess.run([sys.executable, "-c", code], check=True, env=environment)
-
-
 def test_key_ring_is_what_jwt_keys_exports() -> None:
     assert jwt_keys.SigningKeys is key_ring.SigningKeys
     assert jwt_keys.SigningKeyError is key_ring.SigningKeyError

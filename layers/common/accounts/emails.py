@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
+from email_validator import EmailNotValidError, validate_email
+
 MAX_LENGTH = 254
 
 
@@ -21,7 +23,6 @@ class Address:
 @functools.lru_cache(maxsize=256)  # validated by the request schema, then parsed again by the flow
 def parse_address(value: str) -> Address:
     """Raise ValueError with a user-facing message when `value` is not an email address."""
-    from email_validator import EmailNotValidError, validate_email
 
     text = value.strip()
     if not text or len(text) > MAX_LENGTH:

@@ -11,8 +11,9 @@ the container's copy of it fresh and issues and verifies tokens with it:
   with one that has not been published long enough.
 - The key set publishes every key of the ring, the signer first.
 
-PyJWT, cryptography and botocore are imported inside the functions that need them, so importing
-this module costs next to nothing at cold start.
+PyJWT and cryptography are imported with this module: every request of the functions that
+import it signs or verifies a token, so a deferred import would only move the cost into the first
+request (the cold start is import plus first request).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import secrets
 import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+
+import jwt
 
 from accounts.errors import Unauthorized
 from accounts.key_ring import (
@@ -196,7 +199,6 @@ def issue_access_token(
     `amr` lists the authentication methods (["pwd"] or ["pwd", "otp"]); `scope` is the full scope
     string (SCOPE, plus ADMIN_SCOPE for admins), computed by the caller.
     """
-    import jwt
 
     if ttl_seconds <= 0:
         raise ValueError("ttl_seconds must be positive")
@@ -228,7 +230,6 @@ def _is_number(value: object) -> bool:
 
 
 def _reason_for(error: Exception) -> str:
-    import jwt
 
     reasons: tuple[tuple[type[Exception], str], ...] = (
         (jwt.InvalidSignatureError, "bad signature"),
@@ -259,7 +260,6 @@ def verify_access_token(
     The algorithm is pinned to RS256, the key is chosen by the header's kid among the published
     keys (every key of the ring), typ must be at+jwt, and iss, aud, exp, sub are required.
     """
-    import jwt
 
     from accounts import clock
 

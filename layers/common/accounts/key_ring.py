@@ -36,10 +36,13 @@ import hmac
 import json
 import secrets
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:  # pragma: no cover
-    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 ALGORITHM = "RS256"
 MIN_KEY_BITS = 2048
@@ -94,9 +97,6 @@ def parse_private_key(pem: str | bytes, *, validate: bool = False) -> RSAPrivate
     `validate=True` runs OpenSSL's RSA consistency checks: only the rotation function needs them,
     for a key it has not tested yet.
     """
-    from cryptography.exceptions import UnsupportedAlgorithm
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
     data = pem.encode("utf-8") if isinstance(pem, str) else bytes(pem)
     if not _looks_like_pem(data):
@@ -120,8 +120,6 @@ def _looks_like_pem(data: bytes) -> bool:
 
 def generate_private_key_pem(bits: int = 2048) -> str:
     """A new RSA private key as unencrypted PKCS8 PEM."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
 
     if bits < MIN_KEY_BITS:
         raise ValueError(f"RSA signing keys need at least {MIN_KEY_BITS} bits")

@@ -3,7 +3,8 @@
 Every password is NFKC-normalized before it is checked or hashed, so the same password typed with
 compatibility characters (full-width digits, ligatures, ...) is the same password.
 
-Importing this module is cheap: argon2-cffi is imported when the first hasher is built, and the
+argon2-cffi is imported with this module (every function that has this module hashes or verifies
+on its requests: deferring the import would only move its cost into the first request); the
 common-password list is read on the first policy check.
 """
 
@@ -14,6 +15,10 @@ import secrets
 import unicodedata
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from argon2 import PasswordHasher as Argon2Hasher
+from argon2 import Type
+from argon2.exceptions import InvalidHashError, VerificationError
 
 if TYPE_CHECKING:  # pragma: no cover
     from accounts.settings import Settings
@@ -42,8 +47,6 @@ class PasswordHasher:
     """argon2id with fixed parameters; verification never raises for a wrong password or a bad hash."""
 
     def __init__(self, memory_kib: int, time_cost: int, parallelism: int) -> None:
-        from argon2 import PasswordHasher as Argon2Hasher
-        from argon2 import Type
 
         self.memory_kib = memory_kib
         self.time_cost = time_cost
@@ -74,7 +77,6 @@ class PasswordHasher:
 
     def verify(self, stored_hash: str, password: str) -> bool:
         """True if the password matches; False on a mismatch and on a missing, invalid or garbled hash."""
-        from argon2.exceptions import InvalidHashError, VerificationError
 
         if not isinstance(stored_hash, str) or not stored_hash or not isinstance(password, str):
             return False
@@ -87,7 +89,6 @@ class PasswordHasher:
 
     def needs_rehash(self, stored_hash: str) -> bool:
         """True if the hash was made with other parameters (or another variant) than this hasher's."""
-        from argon2.exceptions import InvalidHashError
 
         try:
             return self._argon2.check_needs_rehash(stored_hash)
