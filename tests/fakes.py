@@ -122,7 +122,6 @@ def make_services(**setting_overrides: Any) -> Services:
     return Services(
         settings=settings,
         repo=Repository(settings.table_name),
-        hasher=PasswordHasher.from_settings(settings),
         queue=FakeQueue(),  # type: ignore[arg-type]
         now=Clock(),
     )

@@ -5,8 +5,6 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from email_validator import EmailNotValidError, validate_email
-
 MAX_LENGTH = 254
 
 
@@ -23,6 +21,10 @@ class Address:
 @functools.lru_cache(maxsize=256)  # validated by the request schema, then parsed again by the flow
 def parse_address(value: str) -> Address:
     """Raise ValueError with a user-facing message when `value` is not an email address."""
+    # Imported here, not at the top: the verify-email function loads this module for its resend
+    # route only, and its token route (most of its traffic) never parses an address.
+    from email_validator import EmailNotValidError, validate_email
+
 
     text = value.strip()
     if not text or len(text) > MAX_LENGTH:

@@ -25,6 +25,7 @@ from accounts.errors import (
 from accounts.jwt_keys import ADMIN_SCOPE, SCOPE, issue_access_token
 from accounts.models import Session, User
 from accounts.observability import count, logger
+from accounts.passwords import PasswordHasher  # every login verifies: argon2 loads with this module
 from accounts.rate_limits import LimitState
 from accounts.repository import TokenAlreadyUsed, new_event, new_session
 from accounts.services import Services
@@ -104,11 +105,12 @@ def login(services: Services, keys: Any, *, email: Address, password: str, clien
     state = limited
     if not attempt.allowed:
         raise lockout.refusal(now=now)
+    hasher: PasswordHasher = services.hasher
     if account is None:
-        services.hasher.dummy_verify(password)
+        hasher.dummy_verify(password)
         ok = False
     else:
-        ok = services.hasher.verify(account.password_hash, password)
+        ok = hasher.verify(account.password_hash, password)
     if not ok:
         # The reservation stays: it is this failure's count. Events only for existing accounts; the
         # failure that locks the address is recorded once, not every refused attempt after it.
@@ -131,9 +133,7 @@ def login(services: Services, keys: Any, *, email: Address, password: str, clien
     )
     event = new_event(account.user_id, "login", now=now, ip=client.ip, user_agent=client.user_agent)
     aws.parallel(lambda: repo.start_session(session, event), lambda: lockout.give_back(attempt))
-    if services.hasher.needs_rehash(account.password_hash) and repo.upgrade_password_hash(
-        account, services.hasher.hash(password)
-    ):
+    if hasher.needs_rehash(account.password_hash) and repo.upgrade_password_hash(account, hasher.hash(password)):
         logger.info("password hash upgraded to current argon2 parameters")
     count("Logins")
     return _issue(services, keys, user=account, user_id=account.user_id, session=session, generation=0, now=now), state
