@@ -12,7 +12,6 @@ from typing import Any
 
 from accounts.email_jobs import EmailJob
 from accounts.mailer import RenderedEmail
-from accounts.passwords import PasswordHasher
 from accounts.repository import Repository
 from accounts.services import Services
 from accounts.settings import Settings
@@ -129,11 +128,11 @@ def make_services(**setting_overrides: Any) -> Services:
 
 __all__ = [
     "START",
+    "TABLE",
     "TEST_SETTINGS",
     "Clock",
     "FakeMailer",
     "FakeQueue",
-    "TABLE",
     "MailerDown",
     "make_services",
     "make_settings",
