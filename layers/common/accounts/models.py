@@ -129,7 +129,7 @@ class User(_Shared, _Item):
 
 
 class Session(_Item):
-    """`USER#<user id>` / `SESSION#<session id>`: one refresh-token family.
+    """`USER#<user id>` / `SESSION#<session id>`: one session (a refresh-token family).
 
     The refresh token itself is never stored: it is derived from (user, session, generation)
     under a server secret, so the item only says which generation is current."""
