@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from accounts import tokens
+from accounts import aws, tokens
 from accounts.email_jobs import EmailJob, JobKind
 from accounts.emails import Address
 from accounts.errors import InvalidToken, TokenExpired
@@ -45,9 +45,11 @@ def confirm_reset(services: Services, *, token: str, password: str, ip: str,
     except TokenSuperseded:
         raise InvalidToken() from None
     count("PasswordResets")
-    services.lockout.lift(record.email_key, now=now)
-    repo.record_event(new_event(record.user_id, "password_reset", now=now, ip=ip, user_agent=user_agent))
-    services.queue.enqueue(EmailJob(kind=JobKind.PASSWORD_CHANGED, email=record.email_key))
+    aws.parallel(
+        lambda: services.lockout.lift(record.email_key, now=now),
+        lambda: repo.record_event(new_event(record.user_id, "password_reset", now=now, ip=ip, user_agent=user_agent)),
+        lambda: services.queue.enqueue(EmailJob(kind=JobKind.PASSWORD_CHANGED, email=record.email_key)),
+    )
     return state
 
 
