@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,23 +34,53 @@ def create_table(name: str) -> None:
 
 
 @pytest.fixture
-def table(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """moto's in-memory AWS with the service's table (tests.fakes.TABLE), for flow unit tests."""
+def mocked_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """moto's in-memory AWS with fake credentials and no endpoint override; the layer's cached
+    clients and connection are rebuilt for it, and again afterwards."""
     from moto import mock_aws
 
     from accounts import aws, models
-    from local.moto_support import serialize_dynamodb
-    from tests.fakes import TABLE
 
     for variable, value in AWS_TEST_ENVIRONMENT.items():
         monkeypatch.setenv(variable, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    serialize_dynamodb()
-    with mock_aws():
-        aws.reset()
-        models.forget_binding()
-        create_table(TABLE)
-        yield TABLE
     aws.reset()
     models.forget_binding()
+    with mock_aws():
+        yield
+    aws.reset()
+    models.forget_binding()
+
+
+@pytest.fixture
+def table(mocked_aws: None) -> str:
+    """The service's table (tests.fakes.TABLE) on moto, for flow unit tests."""
+    from local.moto_support import serialize_dynamodb
+    from tests.fakes import TABLE
+
+    serialize_dynamodb()
+    create_table(TABLE)
+    return TABLE
+
+
+def in_parallel(count: int, call: Callable[[], Any]) -> list[Any]:
+    """Run `call` in `count` threads released at once (parallel Lambdas); each thread's result, or
+    the exception it raised, in no particular order."""
+    barrier, results, lock = threading.Barrier(count), [], threading.Lock()
+
+    def run() -> None:
+        barrier.wait()
+        try:
+            result = call()
+        except BaseException as error:  # noqa: BLE001 - the test inspects it
+            result = error
+        with lock:
+            results.append(result)
+
+    threads = [threading.Thread(target=run) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results

@@ -3,15 +3,12 @@ races that only parallel Lambdas produce (threads here; moto applies each reques
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-from typing import Any
-
 import boto3
 import handle_session
 import pytest
 import time_machine
 
+from tests.conftest import in_parallel
 from tests.handlers.conftest import PASSWORD, TABLE, api_event, invoke, verified_account
 
 ADA = "ada@example.com"
@@ -49,23 +46,6 @@ def verified_claims(access_token: str) -> dict:
     from accounts.jwt_keys import get_signing_keys, verify_access_token
 
     return verify_access_token(access_token, get_signing_keys(), issuer="https://api.example.com", audience="example-api")
-
-
-def in_parallel(count: int, call: Callable[[], Any]) -> list[Any]:
-    results: list[Any] = []
-    lock = threading.Lock()
-
-    def run() -> None:
-        result = call()
-        with lock:
-            results.append(result)
-
-    threads = [threading.Thread(target=run) for _ in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
 
 
 def user_partition(user_id: str, prefix: str) -> list[dict]:

@@ -212,27 +212,6 @@ def failures(outcomes: list[Any]) -> list[BaseException]:
     return [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
 
 
-def together(action: Callable[[], Any], n: int = 8) -> list[Any]:
-    """Run `action` in n threads released at once; each thread's result or exception, in no order."""
-    barrier, outcomes, lock = threading.Barrier(n), [], threading.Lock()
-
-    def run() -> None:
-        barrier.wait()
-        try:
-            outcome = action()
-        except BaseException as error:  # noqa: BLE001 - the test inspects it
-            outcome = error
-        with lock:
-            outcomes.append(outcome)
-
-    threads = [threading.Thread(target=run) for _ in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return outcomes
-
-
 # --- reading the table back -----------------------------------------------------------------------
 
 

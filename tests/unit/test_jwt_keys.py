@@ -18,9 +18,8 @@ import pytest
 import time_machine
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from moto import mock_aws
 
-from accounts import aws, clock, jwt_keys
+from accounts import clock, jwt_keys
 from accounts.errors import Unauthorized
 from accounts.jwt_keys import (
     LEEWAY_SECONDS,
@@ -394,19 +393,8 @@ def test_previous_equal_to_current_is_published_once(pems: dict[str, str]) -> No
 
 
 @pytest.fixture
-def secretsmanager(monkeypatch: pytest.MonkeyPatch) -> Any:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "eu-west-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    aws.reset()  # the layer caches its clients; this test's moto and region need new ones
-    with mock_aws():
-        yield boto3.client("secretsmanager")
-    aws.reset()
+def secretsmanager(mocked_aws: None) -> Any:
+    return boto3.client("secretsmanager")
 
 
 def test_load_signing_keys_current_only_when_no_previous_version(

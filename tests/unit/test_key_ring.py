@@ -7,6 +7,7 @@ import base64
 import hashlib
 import hmac
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -15,10 +16,9 @@ import pytest
 import time_machine
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from moto import mock_aws
 
 import accounts.settings
-from accounts import aws, clock, jwt_keys, key_ring
+from accounts import clock, jwt_keys, key_ring
 from accounts.jwt_keys import SigningKeyError, SigningKeys, issue_access_token, verify_access_token
 from accounts.key_ring import (
     legacy_refresh_token_secret,
@@ -220,22 +220,11 @@ class FakeSettings:
 
 
 @pytest.fixture
-def secretsmanager(monkeypatch: pytest.MonkeyPatch) -> Any:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "eu-west-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+def secretsmanager(mocked_aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.setattr(accounts.settings, "get_settings", lambda: FakeSettings())
-    aws.reset()
     jwt_keys.get_signing_keys.cache_clear()
-    with mock_aws():
-        yield boto3.client("secretsmanager")
+    yield boto3.client("secretsmanager")
     jwt_keys.get_signing_keys.cache_clear()
-    aws.reset()
 
 
 def test_a_warm_container_sees_a_rotation_within_the_cache_period_and_signs_only_published_keys(

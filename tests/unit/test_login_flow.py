@@ -17,6 +17,7 @@ from accounts.errors import (
 from accounts.flows import sessions
 from accounts.models import User
 from accounts.passwords import PasswordHasher
+from tests.conftest import in_parallel
 from tests.fakes import START, make_services
 from tests.unit.flow_helpers import (
     ADA,
@@ -38,14 +39,13 @@ from tests.unit.flow_helpers import (
     item_keys,
     log_in,
     register,
-    reset_link,
     resend,
+    reset_link,
     rotate,
     sessions_of,
     set_on_both,
     spy_on_hasher,
     table_items,
-    together,
     verified_account,
 )
 
@@ -273,7 +273,7 @@ def test_a_right_password_on_the_last_check_records_no_locked_out(services, mail
 def test_parallel_wrong_passwords_get_at_most_the_budgets_number_of_checks(services, mailer):
     verified_account(services, mailer)
     spy = spy_on_hasher(services)
-    outcomes = together(lambda: log_in(services, password=WRONG), n=12)
+    outcomes = in_parallel(12, lambda: log_in(services, password=WRONG))
     refused = sorted(type(outcome).__name__ for outcome in outcomes)
     assert refused == ["InvalidCredentials"] * 5 + ["RateLimited"] * 7
     assert spy.calls["verify"] == 5

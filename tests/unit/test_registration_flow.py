@@ -16,6 +16,7 @@ from accounts.passwords import (
     MSG_NO_UPPER,
     MSG_TOO_SHORT,
 )
+from tests.conftest import in_parallel
 from tests.fakes import START, make_services
 from tests.unit.flow_helpers import (
     ADA,
@@ -26,8 +27,8 @@ from tests.unit.flow_helpers import (
     account,
     clock,
     deliver,
-    find_account,
     failures,
+    find_account,
     find_user,
     item_keys,
     items_except,
@@ -35,7 +36,6 @@ from tests.unit.flow_helpers import (
     register,
     spy_on_hasher,
     table_items,
-    together,
     token_in,
     verified_account,
     verify,
@@ -217,7 +217,7 @@ def test_concurrent_registrations_of_one_address_create_exactly_one_account(mail
     services = make_services(rate_limit_email_per_address="0/3600")
     counted: list[str] = []
     monkeypatch.setattr(registration, "count", lambda name, value=1: counted.append(name))
-    assert failures(together(lambda: register(services))) == []
+    assert failures(in_parallel(8, lambda: register(services))) == []
     assert item_keys("EMAIL#") == [f"EMAIL#{ADA}"] and counted == ["Registrations"]
     assert len(services.queue.jobs) == 8
     # Only the job of the registration that wrote last is current: one link is sent.

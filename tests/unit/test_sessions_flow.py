@@ -9,6 +9,7 @@ from accounts import tokens
 from accounts.errors import InvalidGrant, Unauthorized
 from accounts.flows import sessions
 from accounts.models import User
+from tests.conftest import in_parallel
 from tests.fakes import START, make_services
 from tests.unit.flow_helpers import (
     IP,
@@ -24,7 +25,6 @@ from tests.unit.flow_helpers import (
     rotate,
     sessions_of,
     table_items,
-    together,
     verified_account,
 )
 
@@ -188,7 +188,7 @@ def test_without_grace_the_loser_of_a_concurrent_refresh_is_treated_as_reuse(mai
 def test_parallel_refreshes_of_one_token_converge_on_one_refresh_token(services, mailer):
     user_id = verified_account(services, mailer).user_id
     first = log_in(services)
-    outcomes = together(lambda: rotate(services, first.refresh_token))
+    outcomes = in_parallel(8, lambda: rotate(services, first.refresh_token))
     assert {type(outcome) for outcome in outcomes} == {sessions.IssuedTokens}
     assert len({outcome.refresh_token for outcome in outcomes}) == 1
     assert sessions_of(user_id)[0].generation == 1
@@ -198,7 +198,7 @@ def test_without_grace_parallel_refreshes_of_one_token_revoke_the_session(mailer
     services = make_services(refresh_reuse_grace_seconds=0)
     user_id = verified_account(services, mailer).user_id
     first = log_in(services)
-    outcomes = together(lambda: rotate(services, first.refresh_token))
+    outcomes = in_parallel(8, lambda: rotate(services, first.refresh_token))
     [winner] = [outcome for outcome in outcomes if isinstance(outcome, sessions.IssuedTokens)]
     assert all(isinstance(outcome, InvalidGrant) for outcome in outcomes if outcome is not winner)
     assert sessions_of(user_id) == []
