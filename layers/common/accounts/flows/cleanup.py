@@ -11,7 +11,7 @@ timeout; whatever is left is still due and the next run continues with it."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from accounts import aws
 from accounts.email_jobs import EmailJob, JobKind
@@ -41,7 +41,6 @@ class CleanupReport:
     reminded: int = 0
     skipped: int = 0  # verified or registered again since the index was read
     finished: bool = True
-    pages: int = field(default=0, repr=False)
 
     def as_dict(self) -> dict[str, int | bool]:
         return {"deleted": self.deleted, "reminded": self.reminded, "skipped": self.skipped,
@@ -59,7 +58,6 @@ def run_cleanup(services: Services, *, remaining_ms: Callable[[], int]) -> Clean
         # One page of every shard that may hold more, read in parallel (32 Queries: a few waves).
         pages = aws.parallel(*(lambda shard=shard: services.repo.due_unverified(shard, now, limit=PAGE_SIZE)
                                for shard in pending))
-        report.pages += len(pages)
         _act(services, [entry for page in pages for entry in page], now, report)
         pending = [shard for shard, page in zip(pending, pages) if len(page) == PAGE_SIZE]
     _report(report)
