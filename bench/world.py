@@ -37,7 +37,7 @@ FUNCTIONS = {
     "register": "handle_register",
     "verify_email": "handle_verify_email",
     "password_reset": "handle_password_reset",
-    "login": "handle_session",
+    "login": "handle_login",
     "session": "handle_session",
     "cleanup": "handle_cleanup",
     "mailer": "handle_email_jobs",

@@ -1,4 +1,5 @@
-"""The session flow: login, refresh, logout, me, the key set and the discovery document.
+"""SessionFunction: refresh, logout, me, the key set and the discovery document (login, which needs
+argon2's memory, is LoginFunction: handle_login in this folder).
 
 Also the $default route, so an unknown route gets the service's problem response."""
 
@@ -9,44 +10,24 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 
 from accounts import snapstart
-from accounts.emails import parse_address
 from accounts.flows import sessions
 from accounts.http import handle, json_response, new_app, source_ip, user_agent
 from accounts.jwt_keys import get_signing_keys
 from accounts.jwt_keys import jwks as key_set
 from accounts.jwt_keys import openid_configuration as discovery
 from accounts.observability import logger, metrics
-from accounts.schemas import LoginRequest, Profile, RefreshRequest, TokenResponse, responses
+from accounts.schemas import Profile, RefreshRequest, TokenResponse, responses
 from accounts.services import get_services
 from accounts.settings import get_settings
 
-# With SnapStart on, prime this function's imports, clients and hasher before the snapshot.
-snapstart.enable(
-    passwords=True,
-    clients=("secretsmanager",),
-    imports=("jwt", "cryptography.hazmat.primitives.asymmetric.rsa", "cryptography.hazmat.primitives.serialization"),
-)
+# With SnapStart on, prime this function's imports and clients before the snapshot.
+snapstart.enable(clients=("secretsmanager",))
 
 app = new_app()
 
 
 def _client() -> sessions.Client:
     return sessions.Client(ip=source_ip(app), user_agent=user_agent(app))
-
-
-@app.post(
-    "/v1/auth/login",
-    summary="Log in",
-    description="Exchanges email and password for an access token and a refresh token, and starts a "
-    "session. Unknown email and wrong password answer the same 401.",
-    responses=responses(200, "Tokens", TokenResponse, 400, 401, 403, 413, 415, 422, 429, 500, 503),
-    tags=["sessions"],
-)
-def login(body: LoginRequest) -> Response[TokenResponse]:
-    issued, state = sessions.login(
-        get_services(), get_signing_keys(), email=parse_address(body.email), password=body.password, client=_client()
-    )
-    return json_response(200, issued.as_response(), state)
 
 
 @app.post(

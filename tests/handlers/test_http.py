@@ -6,6 +6,7 @@ import base64
 import json
 
 import handle_register
+import handle_login
 import handle_session
 import pytest
 from botocore.exceptions import ClientError
@@ -137,7 +138,7 @@ def test_secrets_never_reach_logs(aws, capsys):
     [email] = drain_emails(aws["queue_url"])
     token = token_from(email)
     invoke(handle_verify_email, api_event("verify_email", {"token": token}))
-    login = invoke(handle_session, api_event("login"))[2]
+    login = invoke(handle_login, api_event("login"))[2]
     output = capsys.readouterr()
     logs = output.out + output.err
     for secret in ("Correct-Horse-Battery-9", token, login["refresh_token"], login["access_token"], "$argon2id$"):

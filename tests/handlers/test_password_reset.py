@@ -6,6 +6,7 @@ import threading
 
 import handle_password_reset
 import handle_register
+import handle_login
 import handle_session
 import handle_verify_email
 import pytest
@@ -24,7 +25,7 @@ def account(aws):
 
 
 def login(email: str = ADA, password: str = PASSWORD):
-    return invoke(handle_session, api_event("login", {"email": email, "password": password}))
+    return invoke(handle_login, api_event("login", {"email": email, "password": password}))
 
 
 def refresh(token: str):

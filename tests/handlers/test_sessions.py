@@ -4,6 +4,7 @@ races that only parallel Lambdas produce (threads here; moto applies each reques
 from __future__ import annotations
 
 import boto3
+import handle_login
 import handle_session
 import pytest
 import time_machine
@@ -23,7 +24,7 @@ def account(aws):
 
 
 def login(email: str = ADA, password: str = PASSWORD, ip: str = "198.51.100.7"):
-    return invoke(handle_session, api_event("login", {"email": email, "password": password}, ip=ip,
+    return invoke(handle_login, api_event("login", {"email": email, "password": password}, ip=ip,
                                             user_agent="Browser/1.0"))
 
 

@@ -52,7 +52,7 @@ def test_sam_build_packages_functions_and_layer_for_arm64(tmp_path):
         ("RegisterFunction", "handle_register.py"),
         ("VerifyEmailFunction", "handle_verify_email.py"),
         ("PasswordResetFunction", "handle_password_reset.py"),
-        ("LoginFunction", "handle_session.py"),
+        ("LoginFunction", "handle_login.py"),
         ("SessionFunction", "handle_session.py"),
         ("CleanupFunction", "handle_cleanup.py"),
         ("MailerFunction", "handle_email_jobs.py"),

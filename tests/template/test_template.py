@@ -85,7 +85,7 @@ FUNCTIONS = {
     "RegisterFunction": ("functions/register", "handle_register.lambda_handler"),
     "VerifyEmailFunction": ("functions/verify_email", "handle_verify_email.lambda_handler"),
     "PasswordResetFunction": ("functions/password_reset", "handle_password_reset.lambda_handler"),
-    "LoginFunction": ("functions/login", "handle_session.lambda_handler"),
+    "LoginFunction": ("functions/login", "handle_login.lambda_handler"),
     "SessionFunction": ("functions/login", "handle_session.lambda_handler"),
     "CleanupFunction": ("functions/cleanup", "handle_cleanup.lambda_handler"),
     "MailerFunction": ("functions/mailer", "handle_email_jobs.lambda_handler"),

@@ -19,7 +19,7 @@ import boto3
 from accounts import key_ring
 from accounts.email_jobs import JobKind
 from accounts.emails import parse_address
-from accounts.flows import cleanup, password_reset, registration, sessions, verification
+from accounts.flows import cleanup, login, password_reset, registration, sessions, verification
 from accounts.jwt_keys import verify_access_token
 from accounts.models import Account, SecurityEvent, Session, User
 from accounts.passwords import PasswordHasher
@@ -157,7 +157,7 @@ def confirm(services: Services, token: str, password: str = NEW_PASSWORD, ip: st
 
 def log_in(services: Services, email: str = ADA, password: str = PASSWORD,
            client: sessions.Client = CLIENT) -> sessions.IssuedTokens:
-    issued, _ = sessions.login(services, KEYS, email=parse_address(email), password=password, client=client)
+    issued, _ = login.login(services, KEYS, email=parse_address(email), password=password, client=client)
     return issued
 
 

@@ -466,8 +466,10 @@ def test_claims_supported_are_the_claims_a_token_carries(keys: SigningKeys) -> N
 @pytest.mark.parametrize(
     ("folder", "module", "needed"),
     [
-        ("login", "handle_session", ("jwt", "cryptography.hazmat.primitives.asymmetric.rsa", "argon2",
-                                     "pynamodb.models", "botocore.session")),
+        ("login", "handle_login", ("jwt", "cryptography.hazmat.primitives.asymmetric.rsa", "argon2",
+                                   "pynamodb.models", "botocore.session")),
+        ("login", "handle_session", ("jwt", "cryptography.hazmat.primitives.asymmetric.rsa", "pynamodb.models",
+                                     "botocore.session")),
         ("register", "handle_register", ("argon2", "pynamodb.models", "botocore.session")),
     ],
 )

@@ -1,4 +1,4 @@
-"""Login (accounts.flows.sessions.login) and the login lockout, on the real repository and moto.
+"""Login (accounts.flows.login) and the login lockout, on the real repository and moto.
 Refresh, logout and `authenticate` are in test_sessions_flow.py."""
 
 from __future__ import annotations

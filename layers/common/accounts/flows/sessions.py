@@ -1,4 +1,5 @@
-"""Sessions: login, refresh-token rotation with a reuse grace, logout, and the caller's session.
+"""Sessions: refresh-token rotation with a reuse grace, logout, and the caller's session (login,
+which starts a session, is in accounts.flows.login).
 
 A session is one item in the user's partition; its refresh token is derived from (user, session,
 generation) under the server secret, so a refresh moves the generation with one conditional
@@ -13,25 +14,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from accounts import aws, tokens
-from accounts.emails import Address
-from accounts.errors import (
-    AccountDisabled,
-    EmailNotVerified,
-    InvalidCredentials,
-    InvalidGrant,
-    RateLimited,
-    Unauthorized,
-)
+from accounts.errors import InvalidGrant, Unauthorized
 from accounts.jwt_keys import ADMIN_SCOPE, SCOPE, issue_access_token
 from accounts.models import Session, User
 from accounts.observability import count, logger
-from accounts.passwords import PasswordHasher  # every login verifies: argon2 loads with this module
-from accounts.rate_limits import LimitState
-from accounts.repository import TokenAlreadyUsed, new_event, new_session
+from accounts.repository import TokenAlreadyUsed, new_event
 from accounts.services import Services
 
 ADMIN_ROLE = "admin"
-PASSWORD_AMR = ["pwd"]
 _ID = re.compile(r"[0-9a-f]{32}")
 
 
@@ -62,8 +52,9 @@ def scope_for(roles: set[str] | None) -> str:
     return f"{SCOPE} {ADMIN_SCOPE}" if roles and ADMIN_ROLE in roles else SCOPE
 
 
-def _issue(services: Services, keys: Any, *, user: User | Any, user_id: str, session: Session,
-           generation: int, now: int) -> IssuedTokens:
+def issue_tokens(services: Services, keys: Any, *, user: User | Any, user_id: str, session: Session,
+                 generation: int, now: int) -> IssuedTokens:
+    """The access token and the refresh token of `generation` of `session`."""
     settings = services.settings
     access = issue_access_token(
         keys,
@@ -84,68 +75,6 @@ def _issue(services: Services, keys: Any, *, user: User | Any, user_id: str, ses
         tokens.RefreshClaims(user_id=user_id, session_id=session.session_id, generation=generation),
     )
     return IssuedTokens(access, refresh, settings.access_token_ttl_seconds)
-
-
-def login(services: Services, keys: Any, *, email: Address, password: str, client: Client) -> tuple[IssuedTokens, LimitState | None]:
-    """Unknown email and wrong password cost the same (a dummy argon2 verify) and answer the same.
-
-    Calls, in two waves: the IP limit, the lockout reservation and the account in parallel; then,
-    after argon2, the session (+ its `login` event) and giving the reservation back in parallel."""
-    settings, repo = services.settings, services.repo
-    now = services.now()
-    lockout = services.lockout
-    limited, attempt, account = aws.parallel(
-        lambda: _ip_limit(services, client.ip, now),
-        lambda: lockout.attempt(email.key, now=now),
-        lambda: repo.get_account(email.key),
-    )
-    if isinstance(limited, RateLimited):
-        lockout.give_back(attempt)  # this request never checks a password
-        raise limited
-    state = limited
-    if not attempt.allowed:
-        raise lockout.refusal(now=now)
-    hasher: PasswordHasher = services.hasher
-    if account is None:
-        hasher.dummy_verify(password)
-        ok = False
-    else:
-        ok = hasher.verify(account.password_hash, password)
-    if not ok:
-        # The reservation stays: it is this failure's count. Events only for existing accounts; the
-        # failure that locks the address is recorded once, not every refused attempt after it.
-        if account is not None:
-            for kind in ("login_failed", "locked_out") if attempt.last else ("login_failed",):
-                repo.record_event(new_event(account.user_id, kind, now=now, ip=client.ip, user_agent=client.user_agent))
-        count("LoginFailures")
-        raise InvalidCredentials()
-    if not account.verified or account.disabled:
-        lockout.give_back(attempt)  # the password was right: not a failure
-        raise EmailNotVerified() if not account.verified else AccountDisabled()
-    session = new_session(
-        account.user_id,
-        epoch=int(account.session_epoch),
-        now=now,
-        expires_at=now + settings.refresh_token_ttl_seconds,
-        ip=client.ip,
-        user_agent=client.user_agent,
-        amr=PASSWORD_AMR,
-    )
-    event = new_event(account.user_id, "login", now=now, ip=client.ip, user_agent=client.user_agent)
-    aws.parallel(lambda: repo.start_session(session, event), lambda: lockout.give_back(attempt))
-    if hasher.needs_rehash(account.password_hash) and repo.upgrade_password_hash(account, hasher.hash(password)):
-        logger.info("password hash upgraded to current argon2 parameters")
-    count("Logins")
-    return _issue(services, keys, user=account, user_id=account.user_id, session=session, generation=0, now=now), state
-
-
-def _ip_limit(services: Services, ip: str, now: int) -> LimitState | RateLimited | None:
-    """The per-IP login limit, with a refusal returned rather than raised (it runs beside the
-    lockout reservation, which must then be given back)."""
-    try:
-        return services.limiter.hit("login_ip", ip, services.settings.rate_limit_login_per_ip, now=now)
-    except RateLimited as refusal:
-        return refusal
 
 
 def refresh(services: Services, keys: Any, *, refresh_token: str, client: Client) -> IssuedTokens:
@@ -183,7 +112,7 @@ def refresh(services: Services, keys: Any, *, refresh_token: str, client: Client
         raise InvalidGrant()
     # No metric for a plain refresh: half of all requests are refreshes, an EMF line each would add
     # about $3 of log ingestion per million users a month, and API Gateway counts the route anyway.
-    return _issue(services, keys, user=user, user_id=claims.user_id, session=session, generation=generation, now=now)
+    return issue_tokens(services, keys, user=user, user_id=claims.user_id, session=session, generation=generation, now=now)
 
 
 def _usable(user: User | None, session: Session) -> bool:

@@ -1,0 +1,50 @@
+"""POST /v1/auth/login: LoginFunction, which has the memory argon2id needs.
+
+The rest of the session flow (refresh, logout, me, the key set) is SessionFunction, from
+handle_session in this folder: it never hashes, so it runs with a quarter of the memory."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+
+from accounts import snapstart
+from accounts.emails import parse_address
+from accounts.flows import login as login_flow
+from accounts.flows.sessions import Client
+from accounts.http import handle, json_response, new_app, source_ip, user_agent
+from accounts.jwt_keys import get_signing_keys
+from accounts.observability import logger, metrics
+from accounts.schemas import LoginRequest, TokenResponse, responses
+from accounts.services import get_services
+
+# With SnapStart on, prime this function's imports, clients and hasher before the snapshot.
+snapstart.enable(passwords=True, clients=("secretsmanager",))
+
+app = new_app()
+
+
+@app.post(
+    "/v1/auth/login",
+    summary="Log in",
+    description="Exchanges email and password for an access token and a refresh token, and starts a "
+    "session. Unknown email and wrong password answer the same 401.",
+    responses=responses(200, "Tokens", TokenResponse, 400, 401, 403, 413, 415, 422, 429, 500, 503),
+    tags=["sessions"],
+)
+def login(body: LoginRequest) -> Response[TokenResponse]:
+    issued, state = login_flow.login(
+        get_services(),
+        get_signing_keys(),
+        email=parse_address(body.email),
+        password=body.password,
+        client=Client(ip=source_ip(app), user_agent=user_agent(app)),
+    )
+    return json_response(200, issued.as_response(), state)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return handle(app, event, context)
