@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from local.server import Handler, HttpResponse
+from local.common import HttpResponse
+from local.http_front import Handler
 
 
 class RecordingWriter:
