@@ -11,37 +11,13 @@ from typing import Any
 import pytest
 
 from accounts import snapstart
+from tests.handlers import conftest as handler_tests
 
 TABLE = "accounts-snapstart-test"
-ENVIRONMENT = {
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "TABLE_NAME": TABLE,
-    "APP_BASE_URL": "https://app.example.com",
-    "PRODUCT_NAME": "Example Accounts",
-    "EMAIL_FROM": "no-reply@example.com",
-    "SES_CONFIGURATION_SET": "",
-    "JWT_ISSUER": "https://api.example.com",
-    "JWT_AUDIENCE": "example-api",
-    "SIGNING_KEY_SECRET_ID": "signing-key",
-    "EMAIL_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/emails",
-    "ARGON2_MEMORY_KIB": "1024",
-    "ARGON2_TIME_COST": "1",
-}
-
-
-def _reset_caches() -> None:
-    from accounts import aws, jwt_keys, models, services, settings
-
-    settings.get_settings.cache_clear()
-    services.get_services.cache_clear()
-    services.get_mailer.cache_clear()
-    jwt_keys.get_signing_keys.cache_clear()
-    aws.reset()
-    # bind() keeps its connection while the table name stays: make the next bind() build a new one.
-    for model in getattr(models, "ALL_MODELS", ()):
-        model._connection = None
+# The handler tests' environment, with a queue URL that needs no queue (priming never calls AWS).
+ENVIRONMENT = {**handler_tests.ENVIRONMENT, "TABLE_NAME": TABLE,
+               "EMAIL_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/emails"}
+_reset_caches = handler_tests._reset_caches
 
 
 class NetworkUsed(AssertionError):
