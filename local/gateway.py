@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-from local import template as tpl
 from local.common import (
     LOCAL_PREFIX,
     HttpResponse,
@@ -25,6 +24,7 @@ from local.common import (
     security_headers,
 )
 from local.http_front import Request
+from local.template_model import Route
 
 
 class GatewayMixin:
@@ -71,7 +71,7 @@ class GatewayMixin:
         return self.to_http(result), route.function_logical_id
 
     def build_event(
-        self, request: Request, route: tpl.Route, path_parameters: dict[str, str]
+        self, request: Request, route: Route, path_parameters: dict[str, str]
     ) -> dict[str, Any]:
         headers: dict[str, str] = {}
         cookies: list[str] = []

@@ -16,11 +16,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from local import template as tpl
 from local.common import (
     INVOKE_LOCK,
     log,
 )
+from local.template_model import Function, QueueSubscription
 
 if TYPE_CHECKING:
     from local.server import LocalApp
@@ -49,7 +49,7 @@ class LambdaContext:
 class LocalFunction:
     """One function of the template, imported into this process."""
 
-    def __init__(self, app: LocalApp, definition: tpl.Function) -> None:
+    def __init__(self, app: LocalApp, definition: Function) -> None:
         self.app = app
         self.definition = definition
         self.logical_id = definition.logical_id
@@ -90,7 +90,7 @@ class LocalFunction:
 class QueueDrainer(threading.Thread):
     """Lambda's SQS event source mapping: receive, invoke, delete what succeeded."""
 
-    def __init__(self, app: LocalApp, function: LocalFunction, subscription: tpl.QueueSubscription) -> None:
+    def __init__(self, app: LocalApp, function: LocalFunction, subscription: QueueSubscription) -> None:
         super().__init__(name=f"drain-{subscription.queue_logical_id}", daemon=True)
         self.app = app
         self.function = function

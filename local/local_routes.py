@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
-from local import template as tpl
+from local.cfn import referenced_resource
 from local.common import (
     HttpResponse,
     errors,
@@ -22,6 +22,7 @@ from local.common import (
 )
 from local.http_front import Request
 from local.lambdas import LocalFunction
+from local.template_model import DEFAULT_ROUTE, Schedule
 
 
 class LocalRoutesMixin:
@@ -111,7 +112,7 @@ class LocalRoutesMixin:
         """The function a RotationSchedule of the template names (else the one whose handler is
         rotate_signing_key.lambda_handler)."""
         for schedule in self.template.resources_of_type("AWS::SecretsManager::RotationSchedule").values():
-            target = tpl._referenced_resource((schedule.get("Properties") or {}).get("RotationLambdaARN"))
+            target = referenced_resource((schedule.get("Properties") or {}).get("RotationLambdaARN"))
             if target in self.functions:
                 return self.functions[target]
         handler = "rotate_signing_key.lambda_handler"
@@ -174,7 +175,7 @@ class LocalRoutesMixin:
             "version_stages": ["AWSPENDING"],
         }
 
-    def scheduled_event(self, schedule: tpl.Schedule) -> Any:
+    def scheduled_event(self, schedule: Schedule) -> Any:
         if schedule.input is not None:
             return json.loads(schedule.input) if isinstance(schedule.input, str) else schedule.input
         return {
@@ -200,7 +201,7 @@ class LocalRoutesMixin:
             "  routes",
         ]
         for route in self.template.routes:
-            method = route.method if route.path != tpl.DEFAULT_ROUTE else "*"
+            method = route.method if route.path != DEFAULT_ROUTE else "*"
             extra = f"  [JWT authorizer {route.authorizer}]" if route.authorizer else ""
             lines.append(
                 f"    {method:<7} {route.path:<38} -> {route.function_logical_id} ({route.handler}){extra}"

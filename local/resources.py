@@ -10,6 +10,7 @@ import sys
 from email.utils import parseaddr
 
 from local import template as tpl
+from local.cfn import as_env_value, origin_of
 from local.common import (
     log,
     signing_key_secret_value,
@@ -51,7 +52,7 @@ class ResourcesMixin:
         if not cors_default:
             # No origins in the template: allow the local frontend (APP_BASE_URL's origin).
             app_url = os.environ.get("APP_BASE_URL", defaults["APP_BASE_URL"])
-            cors_default = tpl.origin_of(app_url) or ""
+            cors_default = origin_of(app_url) or ""
         defaults["CORS_ALLOWED_ORIGINS"] = cors_default
         return defaults
 
@@ -102,7 +103,7 @@ class ResourcesMixin:
                 "ContentBasedDeduplication",
             ):
                 if key in properties:
-                    attributes[key] = tpl._as_env_value(template.resolve(properties[key]))
+                    attributes[key] = as_env_value(template.resolve(properties[key]))
             url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
             arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
                 "QueueArn"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from local import template as tpl
+from local.template_model import DEFAULT_ROUTE, Route
 
 
 def _match_path(template_path: str, path: str) -> dict[str, str] | None:
@@ -27,7 +27,7 @@ def _match_path(template_path: str, path: str) -> dict[str, str] | None:
     return params if len(parts) == len(pattern_parts) else None
 
 
-def _specificity(route: tpl.Route, method: str) -> tuple[int, int, int, int]:
+def _specificity(route: Route, method: str) -> tuple[int, int, int, int]:
     segments = route.path.strip("/").split("/")
     greedy = any(s.endswith("+}") for s in segments)
     literal = sum(1 for s in segments if not s.startswith("{"))
@@ -35,12 +35,12 @@ def _specificity(route: tpl.Route, method: str) -> tuple[int, int, int, int]:
 
 
 class Router:
-    def __init__(self, routes: list[tpl.Route]) -> None:
-        self.routes = [r for r in routes if r.path != tpl.DEFAULT_ROUTE]
-        self.default = next((r for r in routes if r.path == tpl.DEFAULT_ROUTE), None)
+    def __init__(self, routes: list[Route]) -> None:
+        self.routes = [r for r in routes if r.path != DEFAULT_ROUTE]
+        self.default = next((r for r in routes if r.path == DEFAULT_ROUTE), None)
 
-    def match(self, method: str, path: str) -> tuple[tpl.Route | None, dict[str, str]]:
-        best: tuple[tuple[int, int, int, int], tpl.Route, dict[str, str]] | None = None
+    def match(self, method: str, path: str) -> tuple[Route | None, dict[str, str]]:
+        best: tuple[tuple[int, int, int, int], Route, dict[str, str]] | None = None
         for route in self.routes:
             if route.method not in (method, "ANY"):
                 continue

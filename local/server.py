@@ -41,6 +41,7 @@ from local.local_routes import LocalRoutesMixin
 from local.mailbox import EmailLog
 from local.resources import ResourcesMixin
 from local.routing import Router
+from local.template_model import Cors
 
 
 class LocalApp(ResourcesMixin, GatewayMixin, LocalRoutesMixin):
@@ -60,7 +61,7 @@ class LocalApp(ResourcesMixin, GatewayMixin, LocalRoutesMixin):
         self.router = Router([])
         self.queue_urls: dict[str, str] = {}
         self.queue_arns: dict[str, str] = {}
-        self.cors: tpl.Cors | None = None
+        self.cors: Cors | None = None
         self.emails = EmailLog(self.account_id, self.region)
         self.drainers: list[QueueDrainer] = []
         self.environment: dict[str, str] = {}

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from local.template import load_yaml
+from local.cfn import load_yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = REPO_ROOT / "template.yaml"
