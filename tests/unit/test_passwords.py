@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import random
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -220,3 +222,128 @@ def test_import_does_not_read_the_common_password_list() -> None:
         cwd=ROOT,
         env={"PYTHONPATH": str(ROOT / "layers" / "common")},
     )
+
+
+# --- common passwords in costume (spec section 3, Passwords, v2) --------------------------------
+
+# Listed passwords and words with case changes, leet substitutions and leading/trailing digits,
+# symbols and whitespace: each undecorates to a listed entry and must be refused.
+DECORATED_COMMON = [
+    "Password123!",
+    "P@ssw0rd2024!",
+    "!!Welcome1",
+    "Dr@g0n2023",
+    "$unsh1ne!",
+    "Qwerty123$",
+    "L3tm31n!",
+    "M0nk3y!!",
+    "1234Password!",
+    "Football2024!!",
+    "Summer2023!!!",
+    "#1Baseball!",
+    "1L0v3Y0u!!",
+    "iloveyou2024!",
+    "Sh@d0w12345!",
+    "TRUSTNO1!!",
+    "Tru$tN01!!",
+    "Superman!!99",
+    "Batman2024@@",
+    "Pr1nc3$$#2024",
+    "W3lc0me2024!",
+    "Mast3r!!1234",
+    "Abc123!!!!!!",
+    "2024Dragon!!",
+    "  password2024  ",
+    "!!123456789!!",
+    "P4$$w0rd",
+    "Passw0rd2024!!!",
+    "Qw3rty!2024",
+    "5unsh1n3~~2024",
+]
+
+# Single dictionary words and names (not passwords on the breach list) in the same costumes.
+DECORATED_WORDS = ["Autumn2024!!", "Michael1985!", "K1tch3n!2024", "January2025!", "Chr1stm@s2024"]
+
+# Passphrases that contain common words but are not one decorated listed entry.
+PASSPHRASES = [
+    "correct horse battery staple",
+    "Tr0ub4dor&3 is my kitchen 7",
+    "Correct-Horse-42-battery",
+    "purple tractor hums at dawn",
+    "Password-is-not-my-password-9!",
+    "Dragon Monkey Sunshine 2024!",
+]
+
+
+@pytest.mark.parametrize("password", DECORATED_COMMON)
+def test_policy_refuses_decorated_common_passwords(password: str) -> None:
+    assert passwords.MSG_COMMON in messages(password, "")
+    assert passwords.is_common(password)
+
+
+@pytest.mark.parametrize("password", DECORATED_WORDS)
+def test_policy_refuses_decorated_dictionary_words_and_names(password: str) -> None:
+    assert passwords.MSG_COMMON in messages(password, "")
+
+
+@pytest.mark.parametrize("password", ["Password12345678!", "!!Dr@g0n20232023", "W3lc0me-2024-2025"])
+def test_nist_style_policy_still_refuses_decorated_common_passwords(password: str) -> None:
+    assert len(password) >= 15
+    assert passwords.MSG_COMMON in messages(password, "", min_length=15, classes=False)
+
+
+@pytest.mark.parametrize("password", PASSPHRASES)
+def test_policy_accepts_passphrases_that_merely_contain_common_words(password: str) -> None:
+    assert messages(password, "", min_length=15, classes=False) == []
+    assert not passwords.is_common(password)
+
+
+def _random_passphrases(count: int) -> list[str]:
+    """Deterministic passphrases of 4 listed words with a capital, a digit and a symbol.
+
+    The words come from the common list itself, and the digit and symbol sit where decorations
+    sit (at an end), so this is the hardest case for a check that must only refuse whole entries.
+    """
+    lines = passwords.COMMON_PASSWORDS_FILE.read_text(encoding="utf-8").splitlines()[1:]
+    words = [line for line in lines if line.isascii() and line.isalpha() and 4 <= len(line) <= 8]
+    rng = random.Random(20240607)
+    phrases = []
+    for _ in range(count):
+        chosen = rng.sample(words, 4)
+        capital = rng.randrange(4)
+        chosen[capital] = chosen[capital].capitalize()
+        body = rng.choice([" ", "-", ".", "_", "+"]).join(chosen)
+        decoration = rng.choice("0123456789") + rng.choice("!@#$%&*?~")
+        phrases.append(body + decoration if rng.random() < 0.5 else decoration + body)
+    return phrases
+
+
+def test_policy_accepts_200_random_passphrases_of_common_words() -> None:
+    phrases = _random_passphrases(200)
+    assert len(set(phrases)) == 200
+    refused = {phrase: messages(phrase, "") for phrase in phrases if messages(phrase, "")}
+    assert refused == {}
+
+
+def test_undecorated_forms_are_bounded_for_pathological_passwords() -> None:
+    """A password of 128 ones (each "1" may stand for l or i) or of 10,000 symbols stays cheap."""
+    for password in ["1" * 128, "!" * 128, "@" * 10_000, "1" * 60 + "a" + "!" * 60, "Aa1!" * 32]:
+        started = time.perf_counter()
+        forms = list(passwords.undecorated_forms(password))
+        assert len(forms) <= passwords.MAX_FORMS
+        passwords.is_common(password)
+        assert time.perf_counter() - started < 0.5
+
+
+def test_common_list_entries_fit_the_undecorating_bounds() -> None:
+    lengths = {len(word) for word in passwords.common_passwords()}
+    assert min(lengths) >= passwords.SHORTEST_ENTRY
+    assert max(lengths) <= passwords.LONGEST_ENTRY
+
+
+def test_common_list_is_loaded_as_the_folded_form_of_each_line() -> None:
+    """Folding the file as bytes gives the same set as folding each entry as text."""
+    lines = passwords.COMMON_PASSWORDS_FILE.read_text(encoding="utf-8").splitlines()
+    expected = {passwords.fold(line) for line in lines if line and not line.startswith("#")}
+    assert passwords.common_passwords() == expected
+    assert passwords.fold("p@$$w0rd ii1l!|7+ пароль") == "password lllllltt пароль"
