@@ -10,12 +10,19 @@ from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 
 from accounts import errors
 from accounts.observability import count, logger
+from accounts.routes import RATE_LIMITED, allowed_methods
+from accounts.services import get_services
+from accounts.settings import get_settings
 
 MAX_BODY_BYTES = 16 * 1024
+MAX_NESTING = 32  # levels of arrays and objects, the top-level object being the first
 PROBLEM_JSON = "application/problem+json"
 JSON = "application/json"
 
@@ -114,20 +121,52 @@ def new_app() -> APIGatewayHttpResolver:
             return problem(errors.MalformedRequest())
         return problem(errors.ValidationFailed(errors=fields))
 
+    @app.exception_handler(RequestUnsupportedContentType)
+    def _unsupported(_: RequestUnsupportedContentType) -> Response:
+        # The precheck refuses these first; this keeps the framework's own 415 body from ever leaking.
+        return problem(errors.UnsupportedMediaType())
+
     @app.not_found
     def _not_found(_: Exception) -> Response:
+        allow = allowed_methods(app.current_event.path)
+        if allow:
+            return problem(errors.MethodNotAllowed(headers={"Allow": ", ".join(allow)}))
         return problem(errors.NotFound())
 
     return app
 
 
 def _is_json(content_type: str) -> bool:
-    media_type = content_type.split(";", 1)[0].strip().lower()
-    return media_type == JSON or (media_type.startswith("application/") and media_type.endswith("+json"))
+    """`application/json`, in UTF-8 if a charset is named; every other type (`+json` ones too) is 415."""
+    media_type, *parameters = (part.strip() for part in content_type.split(";"))
+    if media_type.lower() != JSON:
+        return False
+    for parameter in parameters:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in ("utf-8", "utf8"):
+            return False
+    return True
+
+
+def _nested_deeper_than(value: Any, limit: int) -> bool:
+    """Whether arrays/objects nest deeper than `limit`, walked without recursion."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def _precheck(event: dict[str, Any]) -> errors.ServiceError | None:
-    """What must be refused before routing: too large, not JSON, not a JSON object."""
+    """What must be refused before routing: too large, not JSON, not a JSON object. Not for the
+    `$default` route, which never reads a body: it answers 404 or 405 whatever was sent."""
+    if event.get("routeKey") == "$default":
+        return None
     body = event.get("body")
     if body is None or body == "":
         if event.get("requestContext", {}).get("http", {}).get("method") == "POST":
@@ -145,11 +184,18 @@ def _precheck(event: dict[str, Any]) -> errors.ServiceError | None:
         parsed = json.loads(text)
     except (UnicodeDecodeError, ValueError):
         return errors.MalformedRequest("The body is not valid JSON.")
+    except RecursionError:  # nested beyond the interpreter's recursion limit
+        return errors.MalformedRequest(f"The body is nested deeper than {MAX_NESTING} levels.")
     if not isinstance(parsed, dict):
         return errors.MalformedRequest()
-    # Hand the resolver the decoded text, so validation never sees base64.
+    if _nested_deeper_than(parsed, MAX_NESTING):
+        return errors.MalformedRequest(f"The body is nested deeper than {MAX_NESTING} levels.")
+    # Hand the resolver the decoded text (validation never sees base64) and one spelling of the
+    # content type (the framework compares it case-sensitively).
     event["body"] = text
     event["isBase64Encoded"] = False
+    event["headers"] = {k: v for k, v in (event.get("headers") or {}).items() if k.lower() != "content-type"}
+    event["headers"]["content-type"] = JSON
     return None
 
 
@@ -157,6 +203,24 @@ def _as_result(response: Response) -> dict[str, Any]:
     headers = {"Content-Type": response.headers.get("Content-Type", PROBLEM_JSON)}
     headers.update({k: v for k, v in response.headers.items() if isinstance(v, str)})
     return {"statusCode": response.status_code, "headers": headers, "body": response.body, "isBase64Encoded": False}
+
+
+def _with_rate_limit(result: dict[str, Any], event: dict[str, Any]) -> None:
+    """A rate-limited route's answer that never reached its counter (refused before the flow ran,
+    or failed without the flow's state) reports the counter as it stands: one read, no count."""
+    kind = RATE_LIMITED.get(event.get("routeKey", ""))
+    headers = result.setdefault("headers", {})
+    if kind is None or "RateLimit-Limit" in headers or result["statusCode"] == 503:
+        return
+    try:
+        services = get_services()
+        ip = event["requestContext"]["http"]["sourceIp"]
+        state = services.limiter.peek_ip(kind, ip, services.settings, now=services.now())
+    except Exception:  # noqa: BLE001 - best effort: the answer itself must still go out
+        logger.warning("rate limit state unavailable for the answer's headers")
+        return
+    if state is not None:
+        headers.update(state.headers())
 
 
 def _finish(result: dict[str, Any], event: dict[str, Any], allowed_origins: Callable[[], frozenset[str]]) -> dict:
@@ -178,7 +242,6 @@ def _finish(result: dict[str, Any], event: dict[str, Any], allowed_origins: Call
 
 def handle(app: APIGatewayHttpResolver, event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Run one API Gateway v2 event through `app` with the checks and headers every route needs."""
-    from accounts.settings import get_settings
 
     def allowed_origins() -> frozenset[str]:
         return get_settings().allowed_origins
@@ -197,6 +260,7 @@ def handle(app: APIGatewayHttpResolver, event: dict[str, Any], context: Any) -> 
             logger.exception("unhandled error")
             count("UnhandledErrors")
             result = _as_result(problem(errors.ServiceError()))
+    _with_rate_limit(result, event)
     return _finish(result, event, allowed_origins)
 
 

@@ -7,15 +7,19 @@ operational data and need not hold personal data in clear.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
-from accounts.errors import RateLimited
-from accounts.settings import RateLimit
+from accounts.errors import RateLimited, ServiceError
+from accounts.settings import RateLimit, Settings
 
 
 class CounterStore(Protocol):
     def add_to_counter(self, key: str, *, expires_at: int) -> int: ...
+
+    def read_counter(self, key: str) -> int: ...
 
     def add_below(self, key: str, *, limit: int, expires_at: int) -> int | None: ...
 
@@ -51,6 +55,34 @@ class LimitState:
         }
 
 
+class IpLimit(NamedTuple):
+    """A per-source-IP limit: its counter's name and the settings field holding COUNT/SECONDS."""
+
+    name: str
+    setting: str
+
+    def of(self, settings: Settings) -> RateLimit:
+        return getattr(settings, self.setting)
+
+
+REGISTER_PER_IP = IpLimit("register_ip", "rate_limit_register_per_ip")
+MAIL_PER_IP = IpLimit("mail_ip", "rate_limit_mail_per_ip")
+TOKEN_PER_IP = IpLimit("token_ip", "rate_limit_token_per_ip")
+LOGIN_PER_IP = IpLimit("login_ip", "rate_limit_login_per_ip")
+
+
+@contextmanager
+def reported(state: LimitState | None) -> Iterator[None]:
+    """Errors raised inside carry `state`'s RateLimit-* headers (the spec wants them on every answer
+    of a rate-limited route, errors included); headers an error already has (a lockout's) win."""
+    try:
+        yield
+    except ServiceError as error:
+        if state is not None:
+            error.headers = {**state.headers(), **error.headers}
+        raise
+
+
 def counter_key(name: str, subject: str, window: Window) -> str:
     digest = hashlib.sha256(subject.encode()).hexdigest()[:32]
     return f"RATE#{name}#{digest}#{window.index}"
@@ -74,6 +106,19 @@ class RateLimiter:
         if hits > limit.count:
             raise _refuse(state, window.ends_at - now)
         return state
+
+    def hit_ip(self, kind: IpLimit, ip: str, settings: Settings, *, now: int) -> LimitState | None:
+        """`hit` for one of the per-IP limits above."""
+        return self.hit(kind.name, ip, kind.of(settings), now=now)
+
+    def peek_ip(self, kind: IpLimit, ip: str, settings: Settings, *, now: int) -> LimitState | None:
+        """The state of a per-IP limit without counting (1 read): for answers that never reached it."""
+        limit = kind.of(settings)
+        if not limit.enabled:
+            return None
+        window = Window.at(now, limit.seconds)
+        hits = self.store.read_counter(counter_key(kind.name, ip, window))
+        return LimitState(limit=limit.count, remaining=max(0, limit.count - hits), reset=window.ends_at - now)
 
     def allow(self, name: str, subject: str, limit: RateLimit, *, now: int) -> bool:
         """Count one event and say whether it is within the limit (for limits that must not show)."""

@@ -8,9 +8,10 @@ from accounts import aws
 from accounts.emails import Address
 from accounts.errors import AccountDisabled, EmailNotVerified, InvalidCredentials, RateLimited
 from accounts.flows.sessions import Client, IssuedTokens, issue_tokens
+from accounts.models import Account
 from accounts.observability import count, logger
 from accounts.passwords import PasswordHasher  # every login verifies: argon2 loads with this module
-from accounts.rate_limits import LimitState
+from accounts.rate_limits import LOGIN_PER_IP, Attempt, LimitState, reported
 from accounts.repository import new_event, new_session
 from accounts.services import Services
 
@@ -22,7 +23,7 @@ def login(services: Services, keys: Any, *, email: Address, password: str, clien
 
     Calls, in two waves: the IP limit, the lockout reservation and the account in parallel; then,
     after argon2, the session (+ its `login` event) and giving the reservation back in parallel."""
-    settings, repo = services.settings, services.repo
+    repo = services.repo
     now = services.now()
     lockout = services.lockout
     limited, attempt, account = aws.parallel(
@@ -34,6 +35,13 @@ def login(services: Services, keys: Any, *, email: Address, password: str, clien
         lockout.give_back(attempt)  # this request never checks a password
         raise limited
     state = limited
+    with reported(state):
+        return _check_and_start(services, keys, password, client, attempt, account, now), state
+
+
+def _check_and_start(services: Services, keys: Any, password: str, client: Client,
+                     attempt: Attempt, account: Account | None, now: int) -> IssuedTokens:
+    settings, repo, lockout = services.settings, services.repo, services.lockout
     if not attempt.allowed:
         raise lockout.refusal(now=now)
     hasher: PasswordHasher = services.hasher
@@ -67,13 +75,13 @@ def login(services: Services, keys: Any, *, email: Address, password: str, clien
     if hasher.needs_rehash(account.password_hash) and repo.upgrade_password_hash(account, hasher.hash(password)):
         logger.info("password hash upgraded to current argon2 parameters")
     count("Logins")
-    return issue_tokens(services, keys, user=account, user_id=account.user_id, session=session, generation=0, now=now), state
+    return issue_tokens(services, keys, user=account, user_id=account.user_id, session=session, generation=0, now=now)
 
 
 def _ip_limit(services: Services, ip: str, now: int) -> LimitState | RateLimited | None:
     """The per-IP login limit, with a refusal returned rather than raised (it runs beside the
     lockout reservation, which must then be given back)."""
     try:
-        return services.limiter.hit("login_ip", ip, services.settings.rate_limit_login_per_ip, now=now)
+        return services.limiter.hit_ip(LOGIN_PER_IP, ip, services.settings, now=now)
     except RateLimited as refusal:
         return refusal

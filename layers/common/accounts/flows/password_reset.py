@@ -10,7 +10,7 @@ from accounts.flows.notify import send_link, send_to_user
 from accounts.mailer import EmailKind, Mailer
 from accounts.observability import count
 from accounts.passwords import require_policy
-from accounts.rate_limits import LimitState
+from accounts.rate_limits import MAIL_PER_IP, TOKEN_PER_IP, LimitState, reported
 from accounts.repository import RESET, TokenSuperseded, new_event
 from accounts.services import Services
 
@@ -18,7 +18,7 @@ from accounts.services import Services
 def request_reset(services: Services, *, email: Address, ip: str) -> LimitState | None:
     """Same answer and the same work for known and unknown addresses: one job, the worker decides."""
     now = services.now()
-    state = services.limiter.hit("mail_ip", ip, services.settings.rate_limit_mail_per_ip, now=now)
+    state = services.limiter.hit_ip(MAIL_PER_IP, ip, services.settings, now=now)
     services.queue.enqueue(EmailJob(kind=JobKind.PASSWORD_RESET, email=email.key))
     return state
 
@@ -27,9 +27,15 @@ def confirm_reset(services: Services, *, token: str, password: str, ip: str,
                   user_agent: str | None = None) -> LimitState | None:
     """Sets the password, verifies the address, revokes every session (the session epoch moves on
     both account items in one transaction) and lifts the address's login lockout."""
-    settings, repo = services.settings, services.repo
     now = services.now()
-    state = services.limiter.hit("token_ip", ip, settings.rate_limit_token_per_ip, now=now)
+    state = services.limiter.hit_ip(TOKEN_PER_IP, ip, services.settings, now=now)
+    with reported(state):
+        _consume_reset(services, token, password, now, ip, user_agent)
+    return state
+
+
+def _consume_reset(services: Services, token: str, password: str, now: int, ip: str, user_agent: str | None) -> None:
+    settings, repo = services.settings, services.repo
     if not tokens.looks_like_token(token):
         raise InvalidToken()
     token_hash = tokens.hash_token(token)
@@ -50,7 +56,6 @@ def confirm_reset(services: Services, *, token: str, password: str, ip: str,
         lambda: repo.record_event(new_event(record.user_id, "password_reset", now=now, ip=ip, user_agent=user_agent)),
         lambda: services.queue.enqueue(EmailJob(kind=JobKind.PASSWORD_CHANGED, email=record.email_key)),
     )
-    return state
 
 
 def deliver_reset(services: Services, mailer: Mailer, job: EmailJob, *, first_attempt: bool) -> str:

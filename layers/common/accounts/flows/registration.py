@@ -9,7 +9,7 @@ from accounts.emails import Address
 from accounts.flows.cleanup import first_cleanup_due
 from accounts.observability import count
 from accounts.passwords import require_policy
-from accounts.rate_limits import LimitState
+from accounts.rate_limits import REGISTER_PER_IP, LimitState, reported
 from accounts.repository import AccountVerified
 from accounts.services import Services
 
@@ -19,8 +19,9 @@ def register(services: Services, *, email: Address, password: str, name: str | N
     hashed and one job is always queued; the worker decides what to send."""
     settings = services.settings
     now = services.now()
-    state = services.limiter.hit("register_ip", ip, settings.rate_limit_register_per_ip, now=now)
-    require_policy(password, email.display, settings)
+    state = services.limiter.hit_ip(REGISTER_PER_IP, ip, settings, now=now)
+    with reported(state):
+        require_policy(password, email.display, settings)
     password_hash = services.hasher.hash(password)
     registration_id = uuid.uuid4().hex
     try:

@@ -10,7 +10,7 @@ from accounts.flows.notify import send_link, send_to_user
 from accounts.mailer import EmailKind, Mailer
 from accounts.models import EmailToken
 from accounts.observability import count
-from accounts.rate_limits import LimitState
+from accounts.rate_limits import MAIL_PER_IP, TOKEN_PER_IP, LimitState, reported
 from accounts.repository import VERIFY, TokenSuperseded
 from accounts.services import Services
 
@@ -18,7 +18,13 @@ from accounts.services import Services
 def verify_email(services: Services, *, token: str, ip: str) -> LimitState | None:
     """Calls: IP limit, the token, one transaction (account verified + User item created)."""
     now = services.now()
-    state = services.limiter.hit("token_ip", ip, services.settings.rate_limit_token_per_ip, now=now)
+    state = services.limiter.hit_ip(TOKEN_PER_IP, ip, services.settings, now=now)
+    with reported(state):
+        _consume_verification(services, token, now)
+    return state
+
+
+def _consume_verification(services: Services, token: str, now: int) -> None:
     if not tokens.looks_like_token(token):
         raise InvalidToken()
     token_hash = tokens.hash_token(token)
@@ -27,7 +33,7 @@ def verify_email(services: Services, *, token: str, ip: str) -> LimitState | Non
         raise InvalidToken()
     if tokens.is_expired(int(record.expires_at), now):
         if _verified_by(services, record, token_hash):
-            return state
+            return
         raise TokenExpired()
     try:
         services.repo.verify(record, token_hash, now=now)
@@ -36,11 +42,10 @@ def verify_email(services: Services, *, token: str, ip: str) -> LimitState | Non
         # the account is verified by this very link (no second welcome email). Otherwise the link
         # was superseded, or cleanup deleted the account meanwhile.
         if _verified_by(services, record, token_hash):
-            return state
+            return
         raise InvalidToken() from None
     count("EmailsVerified")
     services.queue.enqueue(EmailJob(kind=JobKind.WELCOME, email=record.email_key))
-    return state
 
 
 def _verified_by(services: Services, record: EmailToken, token_hash: str) -> bool:
@@ -52,7 +57,7 @@ def _verified_by(services: Services, record: EmailToken, token_hash: str) -> boo
 def resend(services: Services, *, email: Address, ip: str) -> LimitState | None:
     """Same answer for known, unknown and verified addresses: one job, the worker decides."""
     now = services.now()
-    state = services.limiter.hit("mail_ip", ip, services.settings.rate_limit_mail_per_ip, now=now)
+    state = services.limiter.hit_ip(MAIL_PER_IP, ip, services.settings, now=now)
     services.queue.enqueue(EmailJob(kind=JobKind.VERIFICATION, email=email.key))
     return state
 

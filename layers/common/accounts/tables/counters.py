@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pynamodb.exceptions import UpdateError
+from pynamodb.exceptions import DoesNotExist, UpdateError
 
 from accounts.models import COUNTER_SK, Counter
 from accounts.tables.base import TableAccess, is_condition_failure
@@ -14,6 +14,15 @@ class CounterStore(TableAccess):
         counter = Counter(key, COUNTER_SK)
         counter.update(actions=[Counter.hits.add(1), Counter.ttl.set(Counter.ttl | expires_at)])
         return int(counter.hits)
+
+    def read_counter(self, key: str) -> int:
+        """1 round trip, half a read unit (eventually consistent): the counter's value, 0 when absent.
+        Only for reporting RateLimit-* on a refusal that never reached the counter."""
+        try:
+            counter = Counter.get(key, COUNTER_SK)
+        except DoesNotExist:
+            return 0
+        return int(counter.hits or 0)
 
     def add_below(self, key: str, *, limit: int, expires_at: int) -> int | None:
         """1 round trip, 1 write unit: count one more only while the counter is below `limit`
