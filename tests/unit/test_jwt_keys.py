@@ -479,3 +479,29 @@ def test_handlers_import_at_init_what_every_request_needs(folder: str, module: s
     paths = [ROOT / "layers" / "common", ROOT / "functions" / folder]
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT,
                    env={"PYTHONPATH": os.pathsep.join(str(path) for path in paths)})
+
+
+# --- deeply nested JSON in a token: refused as malformed, never a RecursionError ----------------
+
+
+def _segment(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).rstrip(b"=").decode()
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["[" * 2500 + "]" * 2500, '{"a":' * 1000 + "1" + "}" * 1000],
+    ids=["arrays", "objects"],
+)
+def test_deeply_nested_header_is_a_malformed_token(keys: SigningKeys, header: str) -> None:
+    token = f"{_segment(header)}.{_segment('{}')}.c2ln"
+    assert len(token) < jwt_keys.MAX_TOKEN_CHARS
+    assert_refused(token, keys, "malformed token")
+
+
+def test_deeply_nested_payload_is_refused(keys: SigningKeys) -> None:
+    header = {"alg": "RS256", "typ": "at+jwt", "kid": keys.ring[-1].kid}
+    token = f"{_segment(json.dumps(header))}.{_segment('[' * 2500 + ']' * 2500)}.c2ln"
+    assert len(token) < jwt_keys.MAX_TOKEN_CHARS
+    with pytest.raises(AccessTokenRejected):
+        verify(token, keys)
