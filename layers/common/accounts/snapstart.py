@@ -100,7 +100,7 @@ def prime(
     - always: the settings (validated now) and the container's botocore session;
     - `services`: `accounts.services.get_services()` (repository with pynamodb's connection and
       DynamoDB client, the argon2 hasher, the email queue and its SQS client);
-    - `passwords`: argon2's dummy hash (logins with an unknown email) and the common-password list;
+    - `passwords`: the hasher, warmed by one argon2 verification, and the common-password list;
     - `mailer`: the SES client and both jinja2 environments with every email template compiled;
     - `clients`: `accounts.aws.client(name)` for each name, e.g. "secretsmanager";
     - `imports`: modules the handler imports lazily, e.g. its flow.
