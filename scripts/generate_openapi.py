@@ -22,9 +22,35 @@ VERSION = "1.0.0"
 DESCRIPTION = (
     "Registration with email verification, login with short-lived RS256 access tokens and rotating "
     "refresh tokens, and password reset by email. Errors are application/problem+json (RFC 9457) with a "
-    "stable `code`. Every response carries Cache-Control: no-store and the security headers of the spec; "
-    "rate-limited routes also return RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset."
+    "stable `code`.\n\n"
+    "A path that is not listed here answers 404 (`components.responses.NotFound`); a listed path called "
+    "with a method it does not declare answers 405 with an `Allow` header "
+    "(`components.responses.MethodNotAllowed`, listed on every operation).\n\n"
+    "Rate-limited routes (register, verify-email, verify-email/resend, password-reset, "
+    "password-reset/confirm, login) carry RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset on their "
+    "answers while the limit is enabled; 429 and 503 carry Retry-After.\n\n"
+    "Every response also carries Cache-Control: no-store, Strict-Transport-Security, "
+    "X-Content-Type-Options: nosniff, Referrer-Policy: no-referrer and a Content-Security-Policy; they are "
+    "not repeated on each response, as no client acts on them."
 )
+# Problem statuses with reusable responses in components.responses (NameWithRateLimit: the same with
+# the RateLimit-* headers of a rate-limited route); an operation's response identical to one becomes
+# a $ref to it. Those no operation uses are left out, but NotFound, which no listed path answers.
+SHARED_PROBLEMS = {
+    400: "BadRequest",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    410: "Gone",
+    413: "PayloadTooLarge",
+    415: "UnsupportedMediaType",
+    422: "ValidationFailed",
+    429: "TooManyRequests",
+    500: "InternalError",
+    503: "ServiceUnavailable",
+}
+NO_CONTENT = {"204", "304"}
 
 
 def _api_modules() -> list[Any]:
@@ -51,6 +77,10 @@ def _api_modules() -> list[Any]:
 
 
 def generate() -> dict[str, Any]:
+    modules = _api_modules()
+    # Imported once the layer is on sys.path (done by _api_modules).
+    from accounts.schemas import RESPONSE_HEADERS, problem_responses
+
     document: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {"title": TITLE, "version": VERSION, "description": DESCRIPTION},
@@ -58,24 +88,80 @@ def generate() -> dict[str, Any]:
         "paths": {},
         "components": {
             "schemas": {},
+            "responses": {},
+            "headers": dict(sorted(RESPONSE_HEADERS.items())),
             "securitySchemes": {
                 "accessToken": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT (RS256, typ at+jwt)"}
             },
         },
     }
-    for module in _api_modules():
+    for module in modules:
         schema = json.loads(module.app.get_openapi_json_schema(title=TITLE, version=VERSION))
         for path, operations in schema.get("paths", {}).items():
             document["paths"].setdefault(path, {}).update(operations)
         document["components"]["schemas"].update(schema.get("components", {}).get("schemas", {}))
+    shared = _shared_responses(problem_responses(*SHARED_PROBLEMS), "")
+    shared |= _shared_responses(problem_responses(*SHARED_PROBLEMS, rate_limited=True), "WithRateLimit")
     me = document["paths"].get("/v1/auth/me", {}).get("get")
     if me is not None:
         me["security"] = [{"accessToken": []}]
+    for operation in (op for operations in document["paths"].values() for op in operations.values()):
+        operation["responses"] = _responses(operation, shared)
     document["paths"] = dict(sorted(document["paths"].items()))
+    text = json.dumps(document["paths"])
+    document["components"]["responses"] = {
+        name: body
+        for name, body in shared.items()
+        if name == "NotFound" or f'"#/components/responses/{name}"' in text
+    }
     schemas = document["components"]["schemas"]
     used = _referenced(document["paths"], schemas)
+    _referenced(document["components"]["responses"], schemas, used)
     document["components"]["schemas"] = {name: schemas[name] for name in sorted(used)}
     return document
+
+
+def _shared_responses(entries: dict[int, dict], suffix: str) -> dict[str, Any]:
+    """Problem responses for components.responses, the `model` placeholder made a schema $ref."""
+    shared = {}
+    for status, entry in entries.items():
+        content = {
+            media_type: {"schema": {"$ref": f"#/components/schemas/{payload['model'].__name__}"}}
+            for media_type, payload in entry["content"].items()
+        }
+        shared[SHARED_PROBLEMS[status] + suffix] = {**entry, "content": content}
+    return shared
+
+
+def _responses(operation: dict[str, Any], shared: dict[str, Any]) -> dict[str, Any]:
+    """One operation's responses as a client should see them.
+
+    - Powertools adds "422 Validation Error" (its own HTTPValidationError body) to every route of a
+      resolver with validation on; it can only happen where there is something to validate, and
+      then the answer is the service's problem document.
+    - A 204 has no content (Powertools gives every response without content the return type's).
+    - Every path answers other methods with 405 + Allow.
+    - A response identical to a shared one is a $ref to it.
+    """
+    responses = dict(operation["responses"])
+    validates = "requestBody" in operation or bool(operation.get("parameters"))
+    if not validates:
+        responses.pop("422", None)
+    elif _is_powertools_validation_error(responses.get("422")):
+        responses["422"] = {"$ref": "#/components/responses/ValidationFailed"}
+    for status in NO_CONTENT & responses.keys():
+        responses[status] = {k: v for k, v in responses[status].items() if k != "content"}
+    responses["405"] = {"$ref": "#/components/responses/MethodNotAllowed"}
+    by_value = {json.dumps(body, sort_keys=True): name for name, body in shared.items()}
+    for status, body in responses.items():
+        name = by_value.get(json.dumps(body, sort_keys=True))
+        if name is not None:
+            responses[status] = {"$ref": f"#/components/responses/{name}"}
+    return dict(sorted(responses.items()))
+
+
+def _is_powertools_validation_error(response: dict[str, Any] | None) -> bool:
+    return response is not None and "HTTPValidationError" in json.dumps(response)
 
 
 def _referenced(node: Any, schemas: dict[str, Any], found: set[str] | None = None) -> set[str]:

@@ -30,7 +30,9 @@ app = new_app()
     summary="Log in",
     description="Exchanges email and password for an access token and a refresh token, and starts a "
     "session. Unknown email and wrong password answer the same 401.",
-    responses=responses(200, "Tokens", TokenResponse, 400, 401, 403, 413, 415, 422, 429, 500, 503),
+    responses=responses(
+        200, "Tokens", TokenResponse, 400, 401, 403, 413, 415, 422, 429, 500, 503, rate_limited=True
+    ),
     tags=["sessions"],
 )
 def login(body: LoginRequest) -> Response[TokenResponse]:

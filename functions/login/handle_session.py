@@ -16,7 +16,7 @@ from accounts.jwt_keys import get_signing_keys
 from accounts.jwt_keys import jwks as key_set
 from accounts.jwt_keys import openid_configuration as discovery
 from accounts.observability import logger, metrics
-from accounts.schemas import Profile, RefreshRequest, TokenResponse, responses
+from accounts.schemas import DiscoveryDocument, JWKSet, Profile, RefreshRequest, TokenResponse, responses
 from accounts.services import get_services
 from accounts.settings import get_settings
 
@@ -60,7 +60,7 @@ def logout(body: RefreshRequest) -> Response[None]:
     summary="The caller's profile",
     description="Needs `Authorization: Bearer <access token>`, checked by the API's JWT authorizer; a token "
     "whose session was revoked, or whose user is disabled, is refused although it has not expired.",
-    responses=responses(200, "Profile", Profile, 401, 500, 503),
+    responses=responses(200, "Profile", Profile, 401, 500, 503, bearer=True),
     tags=["sessions"],
 )
 def me() -> Profile:
@@ -73,22 +73,21 @@ def me() -> Profile:
 @app.get(
     "/.well-known/jwks.json",
     summary="Public signing keys (JWK Set)",
-    responses={200: {"description": "JWK Set", "content": {"application/json": {"schema": {"type": "object"}}}}},
+    responses=responses(200, "JWK Set", JWKSet, 500, 503),
     tags=["keys"],
 )
-def jwks() -> dict:
-    return key_set(get_signing_keys())
+def jwks() -> JWKSet:
+    return JWKSet.model_validate(key_set(get_signing_keys()))
 
 
 @app.get(
     "/.well-known/openid-configuration",
     summary="Discovery document",
-    responses={200: {"description": "Issuer, jwks_uri, algorithms",
-                     "content": {"application/json": {"schema": {"type": "object"}}}}},
+    responses=responses(200, "Issuer, jwks_uri, algorithms", DiscoveryDocument, 500),
     tags=["keys"],
 )
-def openid_configuration() -> dict:
-    return discovery(get_settings().jwt_issuer)
+def openid_configuration() -> DiscoveryDocument:
+    return DiscoveryDocument.model_validate(discovery(get_settings().jwt_issuer))
 
 
 @logger.inject_lambda_context(clear_state=True)

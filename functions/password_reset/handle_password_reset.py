@@ -27,7 +27,7 @@ app = new_app()
     "/v1/auth/password-reset",
     summary="Request a password reset link",
     description="Same answer for known and unknown addresses.",
-    responses=responses(202, "Accepted", Message, 400, 413, 415, 422, 429, 500, 503),
+    responses=responses(202, "Accepted", Message, 400, 413, 415, 422, 429, 500, 503, rate_limited=True),
     tags=["accounts"],
 )
 def request_reset(body: EmailRequest) -> Response[Message]:
@@ -40,7 +40,9 @@ def request_reset(body: EmailRequest) -> Response[Message]:
     summary="Set a new password with a reset token",
     description="Consumes the reset token, sets the password, marks the email verified and revokes every "
     "session of the user. A password refused by the policy leaves the token usable.",
-    responses=responses(200, "Password changed", PasswordChanged, 400, 410, 413, 415, 422, 429, 500, 503),
+    responses=responses(
+        200, "Password changed", PasswordChanged, 400, 410, 413, 415, 422, 429, 500, 503, rate_limited=True
+    ),
     tags=["accounts"],
 )
 def confirm_reset(body: ResetConfirmRequest) -> Response[PasswordChanged]:

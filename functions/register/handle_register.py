@@ -27,7 +27,7 @@ app = new_app()
     summary="Register an account",
     description="Creates an unverified account and emails a verification link. The answer is the same "
     "whether or not the address is already registered.",
-    responses=responses(202, "Accepted", Message, 400, 413, 415, 422, 429, 500, 503),
+    responses=responses(202, "Accepted", Message, 400, 413, 415, 422, 429, 500, 503, rate_limited=True),
     tags=["accounts"],
 )
 def register(body: RegisterRequest) -> Response[Message]:

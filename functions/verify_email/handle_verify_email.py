@@ -28,7 +28,9 @@ app = new_app()
     summary="Verify an email address",
     description="Consumes the token of a verification link. Presenting an already used token again, once "
     "the account is verified, answers 200 with no side effect.",
-    responses=responses(200, "Verified", EmailVerified, 400, 410, 413, 415, 422, 429, 500, 503),
+    responses=responses(
+        200, "Verified", EmailVerified, 400, 410, 413, 415, 422, 429, 500, 503, rate_limited=True
+    ),
     tags=["accounts"],
 )
 def verify_email(body: TokenRequest) -> Response[EmailVerified]:
@@ -40,7 +42,7 @@ def verify_email(body: TokenRequest) -> Response[EmailVerified]:
     "/v1/auth/verify-email/resend",
     summary="Send a fresh verification link",
     description="Same answer for known, unknown and already verified addresses.",
-    responses=responses(202, "Accepted", Message, 400, 413, 415, 422, 429, 500, 503),
+    responses=responses(202, "Accepted", Message, 400, 413, 415, 422, 429, 500, 503, rate_limited=True),
     tags=["accounts"],
 )
 def resend(body: EmailRequest) -> Response[Message]:

@@ -6,6 +6,7 @@ import unicodedata
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
 
 def _email(value: str) -> str:
@@ -24,15 +25,41 @@ def _name(value: str) -> str:
     return text
 
 
+# The examples document the fields and give the API fuzz test one request that passes validation.
 Email = Annotated[
     str,
-    Field(min_length=3, max_length=320, description="Email address; trimmed and compared case-insensitively."),
+    Field(
+        min_length=3,
+        max_length=320,
+        description="Email address; trimmed and compared case-insensitively.",
+        examples=["ada@example.com"],
+    ),
     AfterValidator(_email),
 ]
 # Long enough for any policy; the upper bound stops absurd inputs before argon2 sees them.
-Password = Annotated[str, Field(min_length=1, max_length=1024, description="Password (policy applies on set).")]
-Token = Annotated[str, Field(min_length=1, max_length=512, description="Token from an emailed link.")]
-Name = Annotated[str, Field(min_length=1, max_length=100, description="Display name, 1-100 characters."), AfterValidator(_name)]
+Password = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=1024,
+        description="Password (policy applies on set).",
+        examples=["Correct-Horse-Battery-9"],
+    ),
+]
+Token = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=512,
+        description="Token from an emailed link.",
+        examples=["Jq8xTn3vV0bYkq1Lw5d9Zr2sHc7uFp4mEa6gXo0iKyQ"],
+    ),
+]
+Name = Annotated[
+    str,
+    Field(min_length=1, max_length=100, description="Display name, 1-100 characters.", examples=["Ada Lovelace"]),
+    AfterValidator(_name),
+]
 
 
 class Strict(BaseModel):
@@ -67,26 +94,35 @@ class RefreshRequest(Strict):
     refresh_token: Token
 
 
-class Message(BaseModel):
+class Answer(BaseModel):
+    """A response body. Its schema is the serialized form, where a field with a default is always
+    present: generated clients must not see `token_type` or `email_verified` as optional."""
+
+    model_config = ConfigDict(
+        json_schema_mode_override="serialization", json_schema_serialization_defaults_required=True
+    )
+
+
+class Message(Answer):
     message: str
 
 
-class EmailVerified(BaseModel):
+class EmailVerified(Answer):
     email_verified: Literal[True] = True
 
 
-class PasswordChanged(BaseModel):
+class PasswordChanged(Answer):
     password_changed: Literal[True] = True
 
 
-class TokenResponse(BaseModel):
+class TokenResponse(Answer):
     access_token: str
     token_type: Literal["Bearer"] = "Bearer"
     expires_in: int = Field(description="Lifetime of the access token in seconds.")
     refresh_token: str
 
 
-class Profile(BaseModel):
+class Profile(Answer):
     user_id: str
     email: str
     email_verified: bool
@@ -109,35 +145,132 @@ class Problem(BaseModel):
     status: int
     detail: str
     code: str
-    errors: list[FieldError] | None = None
+    # Only on 422, and absent (never null) elsewhere: the schema shows no null and does not require it.
+    errors: list[FieldError] | SkipJsonSchema[None] = None
 
 
-def responses(status: int, description: str, model: type[BaseModel] | None, *problems: int) -> dict[int, dict]:
-    """OpenAPI `responses` of a route: its success answer and the problem statuses it can give."""
+class PublicJWK(Answer):
+    """A public RSA signing key (RFC 7517): public members only."""
+
+    kty: Literal["RSA"]
+    use: Literal["sig"]
+    alg: Literal["RS256"]
+    kid: str = Field(description="RFC 7638 thumbprint of the key; access tokens name it in their `kid` header.")
+    n: str = Field(description="Modulus, base64url without padding.")
+    e: str = Field(description="Public exponent, base64url without padding.")
+
+
+class JWKSet(Answer):
+    """The keys that verify access tokens: the one signing now first, then upcoming and retired ones."""
+
+    keys: list[PublicJWK] = Field(min_length=1)
+
+
+class DiscoveryDocument(Answer):
+    """What `accounts.jwt_keys.openid_configuration` states: who issues access tokens, where their
+    keys are, how they are signed. No authorization endpoint or ID tokens exist, so none are named."""
+
+    issuer: str
+    jwks_uri: str
+    access_token_signing_alg_values_supported: list[Literal["RS256"]]
+    scopes_supported: list[str]
+    claims_supported: list[str]
+
+
+# RateLimit-* are optional: a limit can be turned off (`0/...`), and an answer given before the limit
+# was counted (a body refused unread, a dependency down) has none. They are written out on each
+# response rather than as $refs, because generators (openapi-typescript) type a $ref'd header as
+# always present, whatever its `required` says.
+RATE_LIMIT_HEADERS: dict[str, dict] = {
+    "RateLimit-Limit": {
+        "description": "Requests allowed in the current window of the route's rate limit.",
+        "required": False,
+        "schema": {"type": "integer"},
+    },
+    "RateLimit-Remaining": {
+        "description": "Requests left in the current window.",
+        "required": False,
+        "schema": {"type": "integer"},
+    },
+    "RateLimit-Reset": {
+        "description": "Seconds until the current window ends.",
+        "required": False,
+        "schema": {"type": "integer"},
+    },
+}
+# Headers always present on the responses that list them: the document's components.headers.
+RESPONSE_HEADERS: dict[str, dict] = {
+    "Retry-After": {
+        "description": "Seconds to wait before trying again.",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1},
+    },
+    "WWW-Authenticate": {
+        "description": "The Bearer challenge (RFC 6750), e.g. `Bearer error=\"invalid_token\"`.",
+        "required": True,
+        "schema": {"type": "string"},
+    },
+    "Allow": {
+        "description": "The methods the path accepts, e.g. `POST`.",
+        "required": True,
+        "schema": {"type": "string"},
+    },
+}
+_PROBLEM_DESCRIPTIONS = {
+    400: "malformed_request or invalid_token",
+    401: "invalid_credentials, invalid_grant or unauthorized",
+    403: "email_not_verified or account_disabled",
+    404: "not_found: no such path",
+    405: "method_not_allowed: the path exists, the method does not (`Allow` lists those it has)",
+    410: "token_expired",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_failed or weak_password (each problem in `errors`)",
+    429: "rate_limited (Retry-After set)",
+    500: "internal_error",
+    503: "service_unavailable (Retry-After set)",
+}
+
+
+def _headers(*, rate_limited: bool, refs: tuple[str, ...] = ()) -> dict[str, dict]:
+    headers = {name: dict(header) for name, header in RATE_LIMIT_HEADERS.items()} if rate_limited else {}
+    headers.update({name: {"$ref": f"#/components/headers/{name}"} for name in refs})
+    return headers
+
+
+def responses(
+    status: int,
+    description: str,
+    model: type[BaseModel] | None,
+    *problems: int,
+    rate_limited: bool = False,
+    bearer: bool = False,
+) -> dict[int, dict]:
+    """OpenAPI `responses` of a route: its success answer and the problem statuses it can give.
+
+    `rate_limited`: its answers carry RateLimit-*; `bearer`: the route needs an access token, so its
+    401 carries a WWW-Authenticate challenge."""
     success: dict = {"description": description}
+    if rate_limited:
+        success["headers"] = _headers(rate_limited=True)
     if model is not None:
         success["content"] = {"application/json": {"model": model}}
-    return {status: success, **problem_responses(*problems)}
+    return {status: success, **problem_responses(*problems, rate_limited=rate_limited, bearer=bearer)}
 
 
-def problem_responses(*statuses: int) -> dict[int, dict]:
+def problem_responses(*statuses: int, rate_limited: bool = False, bearer: bool = False) -> dict[int, dict]:
     """OpenAPI `responses` entries for the problem statuses a route can answer."""
-    descriptions = {
-        400: "malformed_request or invalid_token",
-        401: "invalid_credentials, invalid_grant or unauthorized",
-        403: "email_not_verified or account_disabled",
-        410: "token_expired",
-        413: "payload_too_large",
-        415: "unsupported_media_type",
-        422: "validation_failed or weak_password",
-        429: "rate_limited (Retry-After set)",
-        500: "internal_error",
-        503: "service_unavailable (Retry-After set)",
-    }
-    return {
-        status: {
-            "description": descriptions[status],
-            "content": {"application/problem+json": {"model": Problem}},
-        }
-        for status in statuses
-    }
+    entries = {}
+    for status in statuses:
+        refs = ("Retry-After",) if status in (429, 503) else ()
+        if status == 401 and bearer:
+            refs = ("WWW-Authenticate",)
+        if status == 405:
+            refs = ("Allow",)
+        entry: dict = {"description": _PROBLEM_DESCRIPTIONS[status]}
+        headers = _headers(rate_limited=rate_limited, refs=refs)
+        if headers:
+            entry["headers"] = headers
+        entry["content"] = {"application/problem+json": {"model": Problem}}
+        entries[status] = entry
+    return entries
