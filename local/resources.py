@@ -4,6 +4,7 @@ template, the functions' environment, and the workers."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 import sys
@@ -161,6 +162,26 @@ class ResourcesMixin:
         # on them) is what the deployed API would have with these settings.
         template.apply_environment(os.environ)
         self.cors = template.cors
+
+    def configuration_error(self) -> str | None:
+        """The line a function's cold start would log for this configuration, or None when it is valid.
+
+        Every function of the local server runs in this process and reads os.environ (the template's
+        variables merged with the shell's), so one check of the settings model covers all of them.
+        It is the layer's own get_settings(): the same rules and the same line as in Lambda."""
+        from accounts import settings
+
+        logger = logging.getLogger(settings.__name__)
+        disabled, logger.disabled = logger.disabled, True  # the caller prints the line, once
+        settings.get_settings.cache_clear()
+        try:
+            settings.get_settings()
+        except settings.ConfigurationError as error:
+            return str(error)
+        finally:
+            settings.get_settings.cache_clear()
+            logger.disabled = disabled
+        return None
 
     def create_email_resources(self) -> None:
         sesv2 = self.client("sesv2")

@@ -15,8 +15,12 @@ What it does (product spec, section 5):
 * drains the email queue continuously with the SQS-triggered worker, as Lambda's event source
   mapping would, and prints every email SES "sent"; they are listed at GET /_local/emails.
 
-Local-only routes: GET /_local/emails[?to=address], DELETE /_local/emails, POST /_local/cleanup,
-POST /_local/rotate-signing-key, GET /_local/routes, GET /_local/info.
+A configuration the functions would refuse (the layer's settings model) stops the start with its
+one line on stderr and exit status 2, before the port is ever listened on. SIGINT or SIGTERM stops
+the server in a second or two (exit status 0), and within STOP_GRACE_SECONDS in any case.
+
+Local-only routes: GET /_local/emails[?to=address&wait=seconds], DELETE /_local/emails,
+POST /_local/cleanup, POST /_local/rotate-signing-key, GET /_local/routes, GET /_local/info.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import os
 import signal
 import sys
 import threading
+import time
 import traceback
 from pathlib import Path
 from typing import Any
@@ -42,6 +47,10 @@ from local.mailbox import EmailLog
 from local.resources import ResourcesMixin
 from local.routing import Router
 from local.template_model import Cors
+
+EXIT_BAD_CONFIGURATION = 2
+# Within this long of SIGINT/SIGTERM the process is gone (an orderly stop takes a second or two).
+STOP_GRACE_SECONDS = 10.0
 
 
 class LocalApp(ResourcesMixin, GatewayMixin, LocalRoutesMixin):
@@ -110,6 +119,31 @@ def _prepare_process_environment() -> None:
     os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
 
 
+class StopRequest:
+    """SIGINT (Ctrl+C) and SIGTERM: the first asks for an orderly stop; one more, a second or more
+    later, ends the process at once (make passes a SIGTERM sent to its process group on to us, so
+    the same stop request often arrives twice within milliseconds).
+
+    The orderly stop has STOP_GRACE_SECONDS: a watchdog then ends the process whatever still runs,
+    e.g. a thread blocked writing to a stdout pipe that nobody reads (a full pipe blocks every log
+    line, the stop's own included) or a worker thread retrying a call to the stopped moto."""
+
+    def __init__(self) -> None:
+        self.requested = threading.Event()
+        self._first = 0.0
+
+    def handle(self, signum: int, _frame: Any) -> None:
+        if self.requested.is_set():
+            if time.monotonic() - self._first >= 1.0:
+                os._exit(128 + signum)
+            return
+        self._first = time.monotonic()
+        self.requested.set()
+        watchdog = threading.Timer(STOP_GRACE_SECONDS, os._exit, args=(128 + signum,))
+        watchdog.daemon = True
+        watchdog.start()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local.server", description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -130,9 +164,13 @@ def main(argv: list[str] | None = None) -> int:
     _prepare_process_environment()
 
     handler_class = type("BoundHandler", (Handler,), {})
+    # Bound now (a port in use fails here, and port 0 gets its number for the issuer URL), listening
+    # only once every function can answer: until then a client is refused, never left waiting.
+    httpd = Server((args.host, args.port), handler_class, bind_and_activate=False)
     try:
-        httpd = Server((args.host, args.port), handler_class)
+        httpd.server_bind()
     except OSError as error:
+        httpd.server_close()
         print(f"cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
         return 1
     app = LocalApp(args.template, host=args.host, port=httpd.server_address[1])
@@ -143,29 +181,33 @@ def main(argv: list[str] | None = None) -> int:
         app.add_layer_paths()
         app.create_resources()
         app.configure_environment()
+        # A configuration the functions would refuse stops here, instead of serving 500s.
+        problem = app.configuration_error()
+        if problem is not None:
+            print(problem, file=sys.stderr, flush=True)
+            app.stop()
+            httpd.server_close()
+            return EXIT_BAD_CONFIGURATION
         app.create_email_resources()
         app.load_functions()
         app.start_workers()
+        httpd.server_activate()
     except Exception:  # noqa: BLE001 - reported; the exit code says it failed
         traceback.print_exc()
         app.stop()
         httpd.server_close()
         return 1
 
-    stopping = threading.Event()
-
-    def request_stop(signum: int, _frame: Any) -> None:
-        stopping.set()
-
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
+    stop = StopRequest()
+    signal.signal(signal.SIGINT, stop.handle)
+    signal.signal(signal.SIGTERM, stop.handle)
 
     serving = threading.Thread(
         target=httpd.serve_forever, kwargs={"poll_interval": 0.2}, name="http", daemon=True
     )
     serving.start()
     log(app.banner())
-    while not stopping.wait(0.5):
+    while not stop.requested.wait(0.5):
         pass
     log("Stopping...")
     httpd.shutdown()

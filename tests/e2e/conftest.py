@@ -8,7 +8,9 @@ Fixtures
   `base = start_local_server({"RATE_LIMIT_EMAIL_PER_ADDRESS": "1/3600"})`; each gets its own moto
   (empty table, new signing key) and is stopped at the end of the session.
 - `local_server_process` (session): the `LocalServerProcess` class, for tests that need the
-  process itself (signals, output): `server = local_server_process(env, template); server.start()`.
+  process itself (signals, output): `server = local_server_process(env, template); server.start()`;
+  `local_server_process(env, through_make=True)` runs `make dev` as the README says, in a process
+  group of its own (make, then the server).
 - `mailbox` (function): a `Mailbox` for `local_server`: `mailbox.wait_for(to)` returns the newest
   email to an address, `mailbox.token(to, "/verify-email")` the token of its newest link.
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -34,6 +37,7 @@ import requests
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 60.0
+MAKE_INSTALL_STAMP = ".venv/.installed"  # the Makefile's $(STAMP)
 
 # Fast hashing and limits that a whole test session cannot exhaust from one IP.
 E2E_ENV: dict[str, str] = {
@@ -70,6 +74,7 @@ _SCRUBBED = {
     "LOGIN_LOCKOUT",
     "PORT",
     "HOST",
+    "CORS_ALLOWED_HEADERS",
 }
 
 
@@ -80,10 +85,14 @@ def free_port() -> int:
 
 
 class LocalServerProcess:
-    """`python -m local.server` in a subprocess, its output in a log file."""
+    """`python -m local.server` (or `make dev`) in a subprocess, its output in a log file."""
 
     def __init__(
-        self, env: Mapping[str, str] | None = None, template: str | os.PathLike[str] | None = None
+        self,
+        env: Mapping[str, str] | None = None,
+        template: str | os.PathLike[str] | None = None,
+        *,
+        through_make: bool = False,
     ) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
@@ -98,16 +107,35 @@ class LocalServerProcess:
         log = tempfile.NamedTemporaryFile(prefix="local-server-", suffix=".log", delete=False)  # noqa: SIM115
         self.log_path = Path(log.name)
         log.close()
+        self.through_make = through_make
+        if through_make and template is not None:
+            self.env["LOCAL_TEMPLATE"] = str(template)  # make dev passes no arguments
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = START_TIMEOUT) -> str:
+    @property
+    def command(self) -> list[str]:
+        if self.through_make:
+            # The Makefile's own `dev` recipe, with this interpreter's environment (BIN) and without
+            # its install step (-o: the test run already has everything; no pip inside a test).
+            bin_dir = Path(sys.executable).parent
+            return ["make", "--no-print-directory", "-o", MAKE_INSTALL_STAMP, "dev", f"BIN={bin_dir}"]
         command = [sys.executable, "-m", "local.server"]
         if self.template is not None:
             command += ["--template", str(self.template)]
+        return command
+
+    def launch(self, **popen: Any) -> subprocess.Popen[bytes]:
+        """Start the process without waiting for it to answer (output to the log unless redirected)."""
         with open(self.log_path, "wb") as log:
+            options: dict[str, Any] = {"stdout": log, "stderr": subprocess.STDOUT, **popen}
             self.process = subprocess.Popen(
-                command, cwd=REPO_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
+                self.command, cwd=REPO_ROOT, env=self.env, start_new_session=self.through_make, **options
             )
+        return self.process
+
+    def start(self, timeout: float = START_TIMEOUT) -> str:
+        self.launch()
+        assert self.process is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -130,7 +158,10 @@ class LocalServerProcess:
         try:
             return self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            self.process.kill()
+            if self.through_make:  # the server is make's child, in make's process group
+                os.killpg(self.process.pid, signal.SIGKILL)
+            else:
+                self.process.kill()
             return self.process.wait(timeout=5)
 
     def output(self, start: int = 0) -> str:
