@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 import traceback
@@ -22,6 +23,7 @@ from local.common import (
 )
 from local.http_front import Request
 from local.lambdas import LocalFunction
+from local.mailbox import MAX_WAIT_SECONDS
 from local.template_model import DEFAULT_ROUTE, Schedule
 
 
@@ -31,8 +33,7 @@ class LocalRoutesMixin:
     def local_route(self, request: Request) -> HttpResponse | None:
         path, method = request.path.rstrip("/"), request.method
         if path == "/_local/emails" and method in ("GET", "HEAD"):
-            to = dict(parse_qsl(request.query)).get("to")
-            return json_response(200, self.emails.list(to))
+            return self.list_emails(request)
         if path == "/_local/emails" and method == "DELETE":
             self.emails.clear()
             return HttpResponse(204, security_headers())
@@ -45,6 +46,20 @@ class LocalRoutesMixin:
         if path == "/_local/info" and method in ("GET", "HEAD"):
             return json_response(200, self.info())
         return None
+
+    def list_emails(self, request: Request) -> HttpResponse:
+        """GET /_local/emails[?to=<address>][&wait=<seconds>] (spec section 5)."""
+        query = dict(parse_qsl(request.query, keep_blank_values=True))
+        wait = 0.0
+        if "wait" in query:
+            try:
+                wait = float(query["wait"])
+            except ValueError:
+                wait = math.nan
+            if not 0 <= wait <= MAX_WAIT_SECONDS:  # also refuses nan and inf
+                detail = f"wait must be a number of seconds from 0 to {MAX_WAIT_SECONDS:g}."
+                return problem_response(errors().MalformedRequest(detail))
+        return json_response(200, self.emails.list(query.get("to"), wait=wait))
 
     def info(self) -> dict[str, Any]:
         cors = self.cors

@@ -1,9 +1,11 @@
-"""Emails that moto's SES accepted: printed to the console and listed at GET /_local/emails."""
+"""Emails that moto's SES accepted: printed to the console and listed at GET /_local/emails, which
+can wait for one to arrive (`?wait=<seconds>`), so scripts need no sleeps."""
 
 from __future__ import annotations
 
 import re
 import threading
+import time
 from email.utils import parseaddr
 from typing import Any
 
@@ -14,6 +16,11 @@ from local.common import (
 
 _LINK = re.compile(r"https?://[^\s<>\"')\]]+")
 
+MAX_WAIT_SECONDS = 30.0
+# How often a waiting request looks at moto's SES itself; the queue drainer also wakes it as soon
+# as it has delivered (it polls after each batch).
+_WAIT_POLL_SECONDS = 0.1
+
 
 class EmailLog:
     """Emails that moto's SES accepted, read from its backend in this process."""
@@ -22,6 +29,7 @@ class EmailLog:
         self.account_id = account_id
         self.region = region
         self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)
         self._seen = 0
         self.emails: list[dict[str, Any]] = []
 
@@ -38,6 +46,8 @@ class EmailLog:
                 record = self._record(message)
                 self.emails.append(record)
                 self._print(record)
+            if new:
+                self._arrived.notify_all()
 
     @staticmethod
     def _record(message: Any) -> dict[str, Any]:
@@ -58,14 +68,24 @@ class EmailLog:
         lines += [f"        {link}" for link in dict.fromkeys(links)]
         log("\n".join(lines))
 
-    def list(self, to: str | None = None) -> list[dict[str, Any]]:
-        self.poll()
-        with self._lock:
-            emails = list(self.emails)
-        if to:
-            wanted = to.strip().casefold()
-            emails = [e for e in emails if any(parseaddr(a)[1].casefold() == wanted for a in e["to"])]
-        return emails
+    def list(self, to: str | None = None, *, wait: float = 0.0) -> list[dict[str, Any]]:
+        """The emails (to `to`, if given), newest last; with `wait`, up to that many seconds for at
+        least one. Waiting releases the lock, so the queue drainer keeps delivering meanwhile."""
+        deadline = time.monotonic() + min(max(wait, 0.0), MAX_WAIT_SECONDS)
+        while True:
+            self.poll()
+            with self._lock:
+                emails = self._matching(to)
+                remaining = deadline - time.monotonic()
+                if emails or remaining <= 0:
+                    return emails
+                self._arrived.wait(min(remaining, _WAIT_POLL_SECONDS))
+
+    def _matching(self, to: str | None) -> list[dict[str, Any]]:
+        if not to:
+            return list(self.emails)
+        wanted = to.strip().casefold()
+        return [e for e in self.emails if any(parseaddr(a)[1].casefold() == wanted for a in e["to"])]
 
     def clear(self) -> None:
         self.poll()
