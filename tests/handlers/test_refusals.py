@@ -189,3 +189,13 @@ def test_an_unknown_path_is_still_404(aws, path):
     status, headers, body = invoke(handle_session, event)
     assert_problem((status, headers, body), 404, "not_found")
     assert "Allow" not in headers
+
+
+@pytest.mark.parametrize("route", ["register", "login", "verify-email/resend", "password-reset"])
+@pytest.mark.parametrize("address", ["ada@💩.la", "ada@exa\u200dmple.com", "ada@☃.net"])
+def test_an_address_idna_refuses_is_a_422_on_every_route_taking_one(aws, route, address):
+    module, event = _route(route)
+    body = {"email": address, "password": "Correct-Horse-Battery-9"} if route in ("register", "login") else {
+        "email": address}
+    problem = assert_problem(invoke(module, api_event(event, body)), 422, "validation_failed")
+    assert [error["field"] for error in problem["errors"]] == ["email"]
