@@ -161,10 +161,14 @@ class GatewayMixin:
         return HttpResponse(int(result["statusCode"]), headers, payload)
 
     def preflight(self, request: Request) -> HttpResponse:
+        """The HTTP API's answer to a preflight: CORS headers only when the origin is allowed and
+        every header it asks for is among AllowHeaders (else the browser refuses the request)."""
         response = HttpResponse(204, security_headers())
         cors = self.cors
         origin = request.header("origin")
         if cors is None or not cors.origin_allowed(origin):
+            return response
+        if not cors.headers_allowed(request.header("access-control-request-headers")):
             return response
         response.set_header("Access-Control-Allow-Origin", self._allow_origin_value(origin or ""))
         if cors.allow_methods:

@@ -4,6 +4,7 @@ and the shell's overrides (which also set the parameters they are fed from)."""
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -35,6 +36,17 @@ class Environment:
                 mapping[name] = target
         return mapping
 
+    def template_only_variables(self) -> dict[str, str]:
+        """Shell variable -> a parameter that feeds no function variable (e.g. CorsAllowedHeaders,
+        which only the HTTP API reads), named like the parameter in upper snake case
+        (CORS_ALLOWED_HEADERS), so `make dev` can set it the way it sets the others."""
+        fed = set(self.parameter_variables().values())
+        return {
+            re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).upper(): name
+            for name in self.parameter_definitions
+            if name not in fed
+        }
+
     def resource_variables(self) -> dict[str, str]:
         """Environment variable -> the resource it names (`VAR: !Ref Resource`)."""
         mapping = {}
@@ -45,8 +57,9 @@ class Environment:
         return mapping
 
     def apply_environment(self, environ: Mapping[str, str]) -> None:
-        """Let the shell's variables set the parameters they are fed into (so CORS and conditions follow)."""
-        for variable, parameter in self.parameter_variables().items():
+        """Let the shell's variables set the parameters they are fed into (so CORS and conditions
+        follow), and the template-only parameters through their upper-snake-case names."""
+        for variable, parameter in {**self.template_only_variables(), **self.parameter_variables()}.items():
             if variable in environ:
                 self.parameters[parameter] = environ[variable]
 

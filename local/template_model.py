@@ -73,6 +73,15 @@ class Cors:
         wanted = origin.rstrip("/").lower()
         return any(allowed.rstrip("/").lower() == wanted for allowed in self.allow_origins)
 
+    def headers_allowed(self, requested: str | None) -> bool:
+        """Whether every header of a preflight's Access-Control-Request-Headers is allowed
+        (header names compare case-insensitively)."""
+        allowed = {header.lower() for header in self.allow_headers}
+        if "*" in allowed:
+            return True
+        asked = {part.strip().lower() for part in (requested or "").split(",") if part.strip()}
+        return asked <= allowed
+
 
 @dataclass(frozen=True)
 class QueueSubscription:

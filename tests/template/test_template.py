@@ -236,6 +236,31 @@ def test_jwt_authorizer_trusts_the_configured_issuer_and_audience(template: dict
     assert not re.match(issuer["AllowedPattern"], "https://api.example.com/")
 
 
+def test_cors_allowed_headers_are_a_parameter(template: dict[str, Any]) -> None:
+    """CorsAllowedHeaders feeds the HTTP API's AllowHeaders (see the CORS test above); by default
+    the two headers the API reads, and only header names, comma-separated, are accepted."""
+    parameter = template["Parameters"]["CorsAllowedHeaders"]
+    assert parameter["Type"] == "String"
+    assert parameter["Default"] == "authorization,content-type"
+    pattern = parameter["AllowedPattern"]
+    for good in (parameter["Default"], "authorization,content-type,x-request-id", "X-Request-Id"):
+        assert re.fullmatch(pattern, good), good
+    for bad in ("", "authorization, content-type", "authorization,,content-type", "a,b,", "x:y"):
+        assert not re.fullmatch(pattern, bad), bad
+
+
+def test_local_mode_reads_cors_allowed_headers_and_the_shell_overrides_them() -> None:
+    from local.template import Template
+
+    local = Template(TEMPLATE_PATH)
+    local.apply_environment({"CORS_ALLOWED_ORIGINS": "https://app.example.com"})
+    assert local.cors is not None and local.cors.allow_headers == ("authorization", "content-type")
+    local.apply_environment({"CORS_ALLOWED_HEADERS": "authorization,content-type,x-request-id"})
+    assert local.cors.allow_headers == ("authorization", "content-type", "x-request-id")
+    assert local.cors.headers_allowed("Content-Type, X-Request-Id")
+    assert not local.cors.headers_allowed("x-other")
+
+
 def test_cors_is_conditional_on_configured_origins(template: dict[str, Any]) -> None:
     cors = template["Resources"]["HttpApi"]["Properties"]["CorsConfiguration"]
     condition, config, otherwise = cors["Fn::If"]
@@ -245,7 +270,7 @@ def test_cors_is_conditional_on_configured_origins(template: dict[str, Any]) -> 
     }
     assert config["AllowOrigins"] == {"Fn::Split": [",", {"Ref": "CorsAllowedOrigins"}]}
     assert config["AllowMethods"] == ["GET", "POST", "OPTIONS"]
-    assert {header.lower() for header in config["AllowHeaders"]} == {"authorization", "content-type"}
+    assert config["AllowHeaders"] == {"Fn::Split": [",", {"Ref": "CorsAllowedHeaders"}]}
     assert set(config["ExposeHeaders"]) == {
         "Retry-After",
         "RateLimit-Limit",
