@@ -9,6 +9,7 @@ import time
 from email.utils import parseaddr
 from typing import Any
 
+from accounts.emails import normalize
 from local.common import (
     log,
     utc_now_iso,
@@ -20,6 +21,14 @@ MAX_WAIT_SECONDS = 30.0
 # How often a waiting request looks at moto's SES itself; the queue drainer also wakes it as soon
 # as it has delivered (it polls after each batch).
 _WAIT_POLL_SECONDS = 0.1
+
+
+def _key(address: str) -> str:
+    """The account key of an address (the service's own comparison), or the trimmed text itself."""
+    try:
+        return normalize(address)
+    except ValueError:
+        return address.strip()
 
 
 class EmailLog:
@@ -84,8 +93,8 @@ class EmailLog:
     def _matching(self, to: str | None) -> list[dict[str, Any]]:
         if not to:
             return list(self.emails)
-        wanted = to.strip().casefold()
-        return [e for e in self.emails if any(parseaddr(a)[1].casefold() == wanted for a in e["to"])]
+        wanted = _key(to)
+        return [e for e in self.emails if any(_key(parseaddr(a)[1]) == wanted for a in e["to"])]
 
     def clear(self) -> None:
         self.poll()
