@@ -37,7 +37,7 @@ class RateLimit(NamedTuple):
         text = str(value).strip()
         count, sep, seconds = text.partition("/")
         if not sep or not count.strip().isdigit() or not seconds.strip().isdigit():
-            raise ValueError(f"expected COUNT/SECONDS, got {text!r}")
+            raise ValueError("expected COUNT/SECONDS, e.g. 20/3600")
         limit = cls(int(count), int(seconds))
         if limit.seconds <= 0:
             raise ValueError("the window must be at least one second")
@@ -131,7 +131,7 @@ class Settings(BaseModel):
         for origin in _split(value):
             parts = urlsplit(origin)
             if parts.scheme not in ("https", "http") or not parts.hostname or parts.path not in ("", "/"):
-                raise ValueError(f"{origin!r} is not an origin like https://app.example.com")
+                raise ValueError("each entry must be an origin like https://app.example.com")
         return value
 
     @model_validator(mode="after")
