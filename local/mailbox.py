@@ -9,7 +9,6 @@ import time
 from email.utils import parseaddr
 from typing import Any
 
-from accounts.emails import normalize
 from local.common import (
     log,
     utc_now_iso,
@@ -25,6 +24,8 @@ _WAIT_POLL_SECONDS = 0.1
 
 def _key(address: str) -> str:
     """The account key of an address (the service's own comparison), or the trimmed text itself."""
+    from accounts.emails import normalize  # imported late: the layer joins sys.path at start
+
     try:
         return normalize(address)
     except ValueError:
