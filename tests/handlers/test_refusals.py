@@ -199,3 +199,15 @@ def test_an_address_idna_refuses_is_a_422_on_every_route_taking_one(aws, route, 
         "email": address}
     problem = assert_problem(invoke(module, api_event(event, body)), 422, "validation_failed")
     assert [error["field"] for error in problem["errors"]] == ["email"]
+
+
+@pytest.mark.parametrize("event_name", ["jwks", "openid_configuration"])
+@pytest.mark.parametrize(
+    ("raw_body", "content_type"),
+    [("[1]", "application/json"), ("x" * 17_000, "application/json"), ("hello", "text/plain")],
+    ids=["not-an-object", "too-large", "media-type"],
+)
+def test_a_get_route_ignores_any_body(aws, event_name, raw_body, content_type):
+    """A GET has no body to check: whatever came with it, the answer is the route's own."""
+    status, _, _ = invoke(handle_session, api_event(event_name, raw_body=raw_body, headers={"content-type": content_type}))
+    assert status == 200

@@ -163,15 +163,14 @@ def _nested_deeper_than(value: Any, limit: int) -> bool:
 
 
 def _precheck(event: dict[str, Any]) -> errors.ServiceError | None:
-    """What must be refused before routing: too large, not JSON, not a JSON object. Not for the
-    `$default` route, which never reads a body: it answers 404 or 405 whatever was sent."""
-    if event.get("routeKey") == "$default":
+    """What must be refused before routing: too large, not JSON, not a JSON object. Not for GET
+    routes or the `$default` route, which never read a body (the latter answers 404 or 405)."""
+    method = event.get("requestContext", {}).get("http", {}).get("method")
+    if event.get("routeKey") == "$default" or method in ("GET", "HEAD"):
         return None
     body = event.get("body")
     if body is None or body == "":
-        if event.get("requestContext", {}).get("http", {}).get("method") == "POST":
-            return errors.MalformedRequest("The request needs a JSON object body.")
-        return None
+        return errors.MalformedRequest("The request needs a JSON object body.") if method == "POST" else None
     raw = base64.b64decode(body) if event.get("isBase64Encoded") else body.encode()
     if len(raw) > MAX_BODY_BYTES:
         return errors.PayloadTooLarge()
