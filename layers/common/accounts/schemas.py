@@ -31,7 +31,8 @@ Email = Annotated[
     Field(
         min_length=3,
         max_length=320,
-        description="Email address; trimmed and compared case-insensitively.",
+        description="Email address; trimmed, its domain compared in IDNA A-label form and its local part "
+        "lower-cased without case folding (straße and strasse are different addresses).",
         examples=["ada@example.com"],
     ),
     AfterValidator(_email),
