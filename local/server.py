@@ -50,7 +50,7 @@ from local.template_model import Cors
 
 EXIT_BAD_CONFIGURATION = 2
 # Within this long of SIGINT/SIGTERM the process is gone (an orderly stop takes a second or two).
-STOP_GRACE_SECONDS = 10.0
+STOP_GRACE_SECONDS = 5.0
 
 
 class LocalApp(ResourcesMixin, GatewayMixin, LocalRoutesMixin):
