@@ -26,20 +26,13 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import positive_data_acceptance
 
 from tests.e2e.conftest import REPO_ROOT, Mailbox
+from tests.expected import RATE_LIMIT_HEADERS, SECURITY_HEADERS
 
 pytestmark = pytest.mark.e2e
 
 OPENAPI = REPO_ROOT / "openapi.json"
 MAX_EXAMPLES = 50
 PASSWORD = "Quiet-Lantern-Orbit-73"
-RATE_LIMIT_HEADERS = ("RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset")
-SECURITY_HEADERS = {
-    "Cache-Control": "no-store",
-    "Strict-Transport-Security": "max-age=63072000; includeSubDomains",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
-}
 
 schema = schemathesis.openapi.from_path(OPENAPI)
 # Operations whose answers document RateLimit-* (inline on the success answer, by $ref on errors).

@@ -25,18 +25,12 @@ import pytest
 import requests
 
 from local.template import Template, load
+from tests.expected import SECURITY_HEADERS
 
 pytestmark = pytest.mark.e2e
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ALLOWED = "https://allowed.example"
-SECURITY_HEADERS = {
-    "Cache-Control": "no-store",
-    "Strict-Transport-Security": "max-age=63072000; includeSubDomains",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
-}
 
 
 def raw_request(

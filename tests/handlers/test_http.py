@@ -5,21 +5,14 @@ from __future__ import annotations
 import base64
 import json
 
-import handle_register
 import handle_login
+import handle_register
 import handle_session
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.expected import SECURITY_HEADERS
 from tests.handlers.conftest import api_event, invoke, load_event
-
-SECURITY_HEADERS = {
-    "Cache-Control": "no-store",
-    "Strict-Transport-Security": "max-age=63072000; includeSubDomains",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
-}
 
 
 def assert_problem(result, status: int, code: str) -> dict:

@@ -13,6 +13,7 @@ import handle_session
 import handle_verify_email
 import pytest
 
+from tests.expected import RATE_LIMIT_HEADERS
 from tests.handlers.conftest import api_event, invoke
 from tests.handlers.test_http import assert_problem
 
@@ -29,7 +30,6 @@ POST_ROUTES = {
 }
 # The routes with a per-IP limit: every answer carries RateLimit-* (spec section 2, v2).
 RATE_LIMITED = ["register", "verify-email", "verify-email/resend", "password-reset", "password-reset/confirm", "login"]
-RATE_LIMIT_HEADERS = ("RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset")
 
 
 def _route(name: str) -> tuple[ModuleType, str]:
