@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from accounts.flows.cleanup import run_cleanup
-from accounts.observability import logger, metrics
+from accounts.observability import SCHEDULE_EVENT_ID, instrumented
 from accounts.services import get_services
 
 
-@logger.inject_lambda_context(clear_state=True)
-@metrics.log_metrics
+@instrumented(correlation_id_path=SCHEDULE_EVENT_ID)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, int | bool]:
     return run_cleanup(get_services(), remaining_ms=context.get_remaining_time_in_millis).as_dict()

@@ -15,7 +15,7 @@ from accounts.flows import login as login_flow
 from accounts.flows.sessions import Client
 from accounts.http import handle, json_response, new_app, source_ip, user_agent
 from accounts.jwt_keys import get_signing_keys
-from accounts.observability import logger, metrics
+from accounts.observability import instrumented
 from accounts.schemas import LoginRequest, TokenResponse, responses
 from accounts.services import get_services
 
@@ -46,7 +46,6 @@ def login(body: LoginRequest) -> Response[TokenResponse]:
     return json_response(200, issued.as_response(), state)
 
 
-@logger.inject_lambda_context(clear_state=True)
-@metrics.log_metrics
+@instrumented()
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return handle(app, event, context)

@@ -15,7 +15,7 @@ from accounts.http import handle, json_response, new_app, source_ip, user_agent
 from accounts.jwt_keys import get_signing_keys
 from accounts.jwt_keys import jwks as key_set
 from accounts.jwt_keys import openid_configuration as discovery
-from accounts.observability import logger, metrics
+from accounts.observability import instrumented
 from accounts.schemas import DiscoveryDocument, JWKSet, Profile, RefreshRequest, TokenResponse, responses
 from accounts.services import get_services
 from accounts.settings import get_settings
@@ -51,7 +51,7 @@ def refresh(body: RefreshRequest) -> Response[TokenResponse]:
     tags=["sessions"],
 )
 def logout(body: RefreshRequest) -> Response[None]:
-    sessions.logout(get_services(), get_signing_keys(), refresh_token=body.refresh_token)
+    sessions.logout(get_services(), get_signing_keys(), refresh_token=body.refresh_token, client=_client())
     return Response(status_code=204, body=None)
 
 
@@ -90,7 +90,6 @@ def openid_configuration() -> DiscoveryDocument:
     return DiscoveryDocument.model_validate(discovery(get_settings().jwt_issuer))
 
 
-@logger.inject_lambda_context(clear_state=True)
-@metrics.log_metrics
+@instrumented()
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return handle(app, event, context)

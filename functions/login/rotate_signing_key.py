@@ -37,13 +37,7 @@ from accounts.jwt_keys import (
     issue_access_token,
     verify_access_token,
 )
-
-try:
-    from accounts.observability import logger
-except ImportError:  # pragma: no cover - observability is part of the layer
-    import logging
-
-    logger = logging.getLogger("accounts.rotate_signing_key")
+from accounts.observability import ROTATION_REQUEST_ID, instrumented, logger
 
 CURRENT, PENDING = "AWSCURRENT", "AWSPENDING"
 TEST_ISSUER = TEST_AUDIENCE = "urn:accounts:signing-key-rotation-test"
@@ -85,6 +79,7 @@ def _error_code(error: Exception) -> str:
     return str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
 
 
+@instrumented(correlation_id_path=ROTATION_REQUEST_ID)
 def lambda_handler(event: dict[str, Any], context: Any) -> None:
     secret_id = event["SecretId"]
     token = event["ClientRequestToken"]

@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from accounts import snapstart
 from accounts.email_jobs import EmailJob, JobKind
 from accounts.flows import password_reset, verification
-from accounts.observability import count, logger, metrics
+from accounts.observability import count, instrumented, logger
 from accounts.services import get_mailer, get_services
 
 # With SnapStart on, prime this function's imports, clients and hasher before the snapshot.
@@ -34,6 +34,7 @@ DELIVERIES = {
 
 
 def record_handler(record: SQSRecord) -> str:
+    logger.set_correlation_id(record.message_id)
     try:
         job = EmailJob.parse(record.body)
     except ValueError:
@@ -58,10 +59,13 @@ def record_handler(record: SQSRecord) -> str:
     logger.info("email job done", extra={"kind": str(job.kind), "outcome": outcome})
     if outcome.startswith("sent_"):
         count("EmailsSent")
+    elif outcome == "email_limited":
+        # The per-address limit dropped it (the API answered 202 as usual): nothing was sent.
+        count("EmailsSuppressed")
     return outcome
 
 
-@logger.inject_lambda_context(clear_state=True)
-@metrics.log_metrics
+# Each record's log lines carry its message id (set in record_handler), not the batch's.
+@instrumented(correlation_id_path=None)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

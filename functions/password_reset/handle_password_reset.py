@@ -11,7 +11,7 @@ from accounts.emails import parse_address
 from accounts.flows.password_reset import confirm_reset as confirm
 from accounts.flows.password_reset import request_reset as request
 from accounts.http import handle, json_response, new_app, source_ip, user_agent
-from accounts.observability import logger, metrics
+from accounts.observability import instrumented
 from accounts.schemas import EmailRequest, Message, PasswordChanged, ResetConfirmRequest, responses
 from accounts.services import get_services
 
@@ -51,7 +51,6 @@ def confirm_reset(body: ResetConfirmRequest) -> Response[PasswordChanged]:
     return json_response(200, PasswordChanged().model_dump(), state)
 
 
-@logger.inject_lambda_context(clear_state=True)
-@metrics.log_metrics
+@instrumented()
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return handle(app, event, context)

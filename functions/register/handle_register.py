@@ -10,7 +10,7 @@ from accounts import snapstart
 from accounts.emails import parse_address
 from accounts.flows.registration import register as register_account
 from accounts.http import handle, json_response, new_app, source_ip
-from accounts.observability import logger, metrics
+from accounts.observability import instrumented
 from accounts.schemas import Message, RegisterRequest, responses
 from accounts.services import get_services
 
@@ -37,7 +37,6 @@ def register(body: RegisterRequest) -> Response[Message]:
     return json_response(202, Message(message=ACCEPTED).model_dump(), state)
 
 
-@logger.inject_lambda_context(clear_state=True)
-@metrics.log_metrics
+@instrumented()
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return handle(app, event, context)

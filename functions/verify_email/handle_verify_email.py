@@ -11,7 +11,7 @@ from accounts.emails import parse_address
 from accounts.flows.verification import resend as resend_link
 from accounts.flows.verification import verify_email as consume
 from accounts.http import handle, json_response, new_app, source_ip
-from accounts.observability import logger, metrics
+from accounts.observability import instrumented
 from accounts.schemas import EmailRequest, EmailVerified, Message, TokenRequest, responses
 from accounts.services import get_services
 
@@ -50,7 +50,6 @@ def resend(body: EmailRequest) -> Response[Message]:
     return json_response(202, Message(message=RESENT).model_dump(), state)
 
 
-@logger.inject_lambda_context(clear_state=True)
-@metrics.log_metrics
+@instrumented()
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return handle(app, event, context)

@@ -30,6 +30,7 @@ from accounts.jwt_keys import (
     verify_access_token,
 )
 from accounts.key_ring import legacy_refresh_token_secret
+from tests.handlers.conftest import Context
 
 REGION = "eu-west-1"
 SECRET = "accounts/signing-key"
@@ -95,7 +96,7 @@ def begin_rotation(token: str, *, enable: bool = True) -> None:
 
 
 def invoke(step: str, token: str) -> None:
-    rotate_signing_key.lambda_handler({"SecretId": SECRET, "ClientRequestToken": token, "Step": step}, None)
+    rotate_signing_key.lambda_handler({"SecretId": SECRET, "ClientRequestToken": token, "Step": step}, Context())
 
 
 def rotate(token: str | None = None) -> str:

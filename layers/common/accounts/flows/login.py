@@ -57,6 +57,8 @@ def _check_and_start(services: Services, keys: Any, password: str, client: Clien
             for kind in ("login_failed", "locked_out") if attempt.last else ("login_failed",):
                 repo.record_event(new_event(account.user_id, kind, now=now, ip=client.ip, user_agent=client.user_agent))
         count("LoginFailures")
+        if attempt.last:  # this failure locks the address (known or not) for the window
+            count("Lockouts")
         raise InvalidCredentials()
     if not account.verified or account.disabled:
         lockout.give_back(attempt)  # the password was right: not a failure

@@ -17,7 +17,7 @@ from accounts import aws, tokens
 from accounts.errors import InvalidGrant, Unauthorized
 from accounts.jwt_keys import ADMIN_SCOPE, SCOPE, issue_access_token
 from accounts.models import Session, User
-from accounts.observability import count, logger
+from accounts.observability import count, logger, security_event
 from accounts.repository import TokenAlreadyUsed, new_event
 from accounts.services import Services
 
@@ -137,14 +137,20 @@ def _reuse_detected(services: Services, session: Session, client: Client, *, now
                                                                            "session_id": session.session_id})
 
 
-def logout(services: Services, keys: Any, *, refresh_token: str) -> None:
+def logout(services: Services, keys: Any, *, refresh_token: str, client: Client | None = None) -> None:
     """One write: the session is deleted. Unknown, forged or already revoked tokens: nothing to
-    do, same answer."""
+    do, same answer.
+
+    A logout is logged as a security event line (`logout`) but not recorded as a stored event:
+    the user ended their own session with its own token, which their event list need not show,
+    and it saves a write per logout. Revoking a session from elsewhere is `session_revoked`."""
     claims = tokens.read_refresh_token(keys.refresh_token_secret, refresh_token)
     if claims is None:
         return
     services.repo.delete_session(claims.user_id, claims.session_id)
     count("Logouts")
+    security_event("logout", user_id=claims.user_id, ip=client.ip if client else None,
+                   session_id=claims.session_id)
 
 
 def authenticate(services: Services, claims: dict[str, Any]) -> tuple[User, Session]:

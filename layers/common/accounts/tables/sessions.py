@@ -8,6 +8,7 @@ import time
 from pynamodb.exceptions import DoesNotExist, UpdateError
 
 from accounts.models import EVENT_PREFIX, SecurityEvent, Session, User
+from accounts.observability import security_event
 from accounts.tables.base import TableAccess, TokenAlreadyUsed, is_condition_failure
 
 EVENT_RETENTION_SECONDS = 90 * 86400
@@ -116,7 +117,11 @@ def new_event(
     """A security event; its sort key orders a user's events by time (newest first when reversed).
 
     Within one second, events of one container keep the order they happened in (the monotonic
-    clock breaks the tie); events of different containers in the same second are concurrent."""
+    clock breaks the tie); events of different containers in the same second are concurrent.
+
+    Building an event also logs it (one line: type, user id, IP, admin), so every security event
+    reaches the logs however it is written (alone, with a session, in a transaction)."""
+    security_event(kind, user_id=user_id, ip=clip(ip, MAX_IP), actor=actor)
     return SecurityEvent(
         f"USER#{user_id}",
         f"{EVENT_PREFIX}{now:011d}#{time.monotonic_ns():020d}{secrets.token_hex(2)}",
