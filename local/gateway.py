@@ -57,7 +57,7 @@ class GatewayMixin:
         function = self.functions[route.function_logical_id]
         event = self.build_event(request, route, path_parameters)
         if route.authorizer is not None:
-            denied = self.authorize(request, event)
+            denied = self.authorize(request, event, scopes=route.scopes)
             if denied is not None:
                 return denied, f"{route.authorizer} (denied)"
         try:
@@ -228,8 +228,13 @@ class GatewayMixin:
             self._keys_cache = (fingerprint, keys)
         return keys
 
-    def authorize(self, request: Request, event: dict[str, Any]) -> HttpResponse | None:
-        """API Gateway's JWT authorizer: None if the token is good (claims put into the event)."""
+    def authorize(
+        self, request: Request, event: dict[str, Any], scopes: tuple[str, ...] = ()
+    ) -> HttpResponse | None:
+        """API Gateway's JWT authorizer: None if the token is good (claims put into the event).
+
+        A route with AuthorizationScopes also needs one of them in the token's `scope` claim
+        (space-separated); without it API Gateway answers 403, here the `insufficient_scope` problem."""
         authorization = request.header("authorization") or ""
         scheme, _, token = authorization.strip().partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
@@ -247,8 +252,15 @@ class GatewayMixin:
             reason = getattr(error, "reason", None) or type(error).__name__
             log(f"[authorizer] token refused: {reason}")
             return self._unauthorized('Bearer error="invalid_token"')
+        granted = str(claims.get("scope") or "").split()
+        if scopes and not set(scopes) & set(granted):
+            log(f"[authorizer] token refused: no scope of {', '.join(scopes)}")
+            return problem_response(errors().InsufficientScope())
         event["requestContext"]["authorizer"] = {
-            "jwt": {"claims": {name: _claim_string(value) for name, value in claims.items()}, "scopes": None}
+            "jwt": {
+                "claims": {name: _claim_string(value) for name, value in claims.items()},
+                "scopes": [scope for scope in granted if scope in scopes] if scopes else None,
+            }
         }
         return None
 

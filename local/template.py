@@ -175,9 +175,11 @@ class Template(Environment, DataResources, Intrinsics):
                 method = str(properties.get("Method") or "ANY").upper()
                 if method == "X-AMAZON-APIGATEWAY-ANY-METHOD":
                     method = "ANY"
-                authorizer = (properties.get("Auth") or {}).get("Authorizer", default_authorizer)
+                auth = properties.get("Auth") or {}
+                authorizer = auth.get("Authorizer", default_authorizer)
                 if authorizer in (None, "", "NONE"):
                     authorizer = None
+                scopes = tuple(str(scope) for scope in self.resolve(auth.get("AuthorizationScopes")) or ())
                 routes.append(
                     Route(
                         method=method,
@@ -186,6 +188,7 @@ class Template(Environment, DataResources, Intrinsics):
                         code_uri=function.code_uri,
                         handler=function.handler,
                         authorizer=authorizer,
+                        scopes=scopes if authorizer else (),
                     )
                 )
         return routes

@@ -20,6 +20,8 @@ class Route:
     code_uri: str
     handler: str
     authorizer: str | None = None
+    # The route's AuthorizationScopes: the token's `scope` claim must hold at least one of them.
+    scopes: tuple[str, ...] = ()
 
     @property
     def route_key(self) -> str:
@@ -34,6 +36,7 @@ class Route:
             "code_uri": self.code_uri,
             "handler": self.handler,
             "authorizer": self.authorizer,
+            "scopes": list(self.scopes),
         }
 
 

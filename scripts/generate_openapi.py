@@ -29,6 +29,9 @@ DESCRIPTION = (
     "Rate-limited routes (register, verify-email, verify-email/resend, password-reset, "
     "password-reset/confirm, login) carry RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset on their "
     "answers while the limit is enabled; 429 and 503 carry Retry-After.\n\n"
+    "Admin routes (`/v1/admin/`) need an access token with the `accounts:admin` scope, which only users "
+    "with the admin role receive; API Gateway's JWT authorizer refuses other tokens with its own 403 body "
+    "before the function runs (local mode answers the `insufficient_scope` problem).\n\n"
     "Every response also carries Cache-Control: no-store, Strict-Transport-Security, "
     "X-Content-Type-Options: nosniff, Referrer-Policy: no-referrer and a Content-Security-Policy; they are "
     "not repeated on each response, as no client acts on them."
@@ -76,6 +79,14 @@ def _api_modules() -> list[Any]:
     return modules
 
 
+def _protected_routes() -> list[tuple[str, str, tuple[str, ...]]]:
+    """(path, method, scopes) of every route behind the JWT authorizer in template.yaml."""
+    from local.template import Template
+
+    return [(route.path, route.method.lower(), route.scopes)
+            for route in Template(ROOT / "template.yaml").routes if route.authorizer]
+
+
 def generate() -> dict[str, Any]:
     modules = _api_modules()
     # Imported once the layer is on sys.path (done by _api_modules).
@@ -102,9 +113,10 @@ def generate() -> dict[str, Any]:
         document["components"]["schemas"].update(schema.get("components", {}).get("schemas", {}))
     shared = _shared_responses(problem_responses(*SHARED_PROBLEMS), "")
     shared |= _shared_responses(problem_responses(*SHARED_PROBLEMS, rate_limited=True), "WithRateLimit")
-    me = document["paths"].get("/v1/auth/me", {}).get("get")
-    if me is not None:
-        me["security"] = [{"accessToken": []}]
+    for path, method, scopes in _protected_routes():
+        operation = document["paths"].get(path, {}).get(method)
+        if operation is not None:
+            operation["security"] = [{"accessToken": list(scopes)}]
     for operation in (op for operations in document["paths"].values() for op in operations.values()):
         operation["responses"] = _responses(operation, shared)
     document["paths"] = dict(sorted(document["paths"].items()))

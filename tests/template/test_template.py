@@ -76,9 +76,16 @@ SPEC_ROUTES = {
     "GET /v1/auth/me": "SessionFunction",
     "GET /.well-known/jwks.json": "SessionFunction",
     "GET /.well-known/openid-configuration": "SessionFunction",
+    # v2 admin
+    "GET /v1/admin/users/{user_ref}": "AdminFunction",
+    "POST /v1/admin/users/{user_id}/disable": "AdminFunction",
+    "POST /v1/admin/users/{user_id}/enable": "AdminFunction",
+    "POST /v1/admin/users/{user_id}/sessions/revoke": "AdminFunction",
+    "POST /v1/admin/verification-reminders": "AdminFunction",
 }
 CATCH_ALL = "$default"
-PROTECTED_ROUTES = {"GET /v1/auth/me"}
+ADMIN_ROUTES = {key for key, function in SPEC_ROUTES.items() if function == "AdminFunction"}
+PROTECTED_ROUTES = {"GET /v1/auth/me"} | ADMIN_ROUTES
 
 # Functions: CodeUri and Handler (docs/architecture.md).
 FUNCTIONS = {
@@ -90,6 +97,7 @@ FUNCTIONS = {
     "CleanupFunction": ("functions/cleanup", "handle_cleanup.lambda_handler"),
     "MailerFunction": ("functions/mailer", "handle_email_jobs.lambda_handler"),
     "SigningKeyRotationFunction": ("functions/login", "rotate_signing_key.lambda_handler"),
+    "AdminFunction": ("functions/admin", "handle_admin.lambda_handler"),
 }
 
 # Spec section 4: every configuration variable, with its default where the spec gives one.
@@ -213,14 +221,38 @@ def test_every_route_uses_the_http_api_with_payload_2(routes: dict[str, dict[str
         assert str(route["properties"].get("PayloadFormatVersion")) == "2.0", key
 
 
-def test_only_me_has_the_jwt_authorizer(template: dict[str, Any], routes: dict[str, dict[str, Any]]) -> None:
+def test_only_me_and_the_admin_routes_have_the_jwt_authorizer(
+    template: dict[str, Any], routes: dict[str, dict[str, Any]]
+) -> None:
     auth = template["Resources"]["HttpApi"]["Properties"]["Auth"]
     assert "DefaultAuthorizer" not in auth
     protected = {
         key for key, route in routes.items() if (route["properties"].get("Auth") or {}).get("Authorizer")
     }
     assert protected == PROTECTED_ROUTES
-    assert routes["GET /v1/auth/me"]["properties"]["Auth"]["Authorizer"] == "AccessTokenAuthorizer"
+    for key in PROTECTED_ROUTES:
+        assert routes[key]["properties"]["Auth"]["Authorizer"] == "AccessTokenAuthorizer", key
+
+
+def test_admin_routes_need_the_admin_scope_and_no_other_route_names_scopes(
+    routes: dict[str, dict[str, Any]],
+) -> None:
+    """Spec section 2 (v2): API Gateway refuses a token without accounts:admin on /v1/admin/ routes."""
+    scoped = {
+        key: (route["properties"].get("Auth") or {}).get("AuthorizationScopes")
+        for key, route in routes.items()
+        if (route["properties"].get("Auth") or {}).get("AuthorizationScopes")
+    }
+    assert scoped == {key: ["accounts:admin"] for key in ADMIN_ROUTES}
+    assert all(key.split(" ", 1)[1].startswith("/v1/admin/") for key in ADMIN_ROUTES)
+
+
+def test_local_mode_reads_the_admin_scope() -> None:
+    from local.template import Template
+
+    scopes = {route.route_key: route.scopes for route in Template(TEMPLATE_PATH).routes}
+    assert {key for key, value in scopes.items() if value} == ADMIN_ROUTES
+    assert all(scopes[key] == ("accounts:admin",) for key in ADMIN_ROUTES)
 
 
 def test_jwt_authorizer_trusts_the_configured_issuer_and_audience(template: dict[str, Any]) -> None:
@@ -364,6 +396,14 @@ LEAST_PRIVILEGE = {
         "dynamodb:UpdateItem",
         "dynamodb:DeleteItem",  # logout and reuse detection delete the session
         "secretsmanager:GetSecretValue",
+    },
+    "AdminFunction": {
+        "dynamodb:GetItem",  # a user by id or address
+        "dynamodb:BatchGetItem",  # the admin's own user and session
+        "dynamodb:Query",  # a user's live sessions counted; the unverified index for reminders
+        "dynamodb:PutItem",  # the target's security events
+        "dynamodb:UpdateItem",  # disable/enable/revoke transactions, reminder claims
+        "sqs:SendMessage",  # reminder jobs
     },
     "CleanupFunction": {
         "dynamodb:Query",
@@ -555,6 +595,7 @@ MEMORY = {
     "CleanupFunction": 256,
     "MailerFunction": 256,
     "SigningKeyRotationFunction": 256,
+    "AdminFunction": 256,
 }
 
 
@@ -666,7 +707,11 @@ def test_http_events_use_declared_routes(
         if route_key != CATCH_ALL:
             method, path = route_key.split(" ", 1)
             assert context["http"]["method"] == method, name
-            assert event["rawPath"] == path, name
+            # A `{name}` segment of the route matches one segment of the path, named in pathParameters.
+            pattern = re.sub(r"\\{(\w+)\\}", r"(?P<\1>[^/]+)", re.escape(path))
+            match = re.fullmatch(pattern, event["rawPath"])
+            assert match, name
+            assert match.groupdict() == (event.get("pathParameters") or {}), name
         assert all(header == header.lower() for header in event["headers"]), name
         if "body" in event:
             assert event["isBase64Encoded"] is False, name

@@ -25,7 +25,13 @@ SPEC_ROUTES = {
     ("get", "/v1/auth/me"),
     ("get", "/.well-known/jwks.json"),
     ("get", "/.well-known/openid-configuration"),
+    ("get", "/v1/admin/users/{user_ref}"),
+    ("post", "/v1/admin/users/{user_id}/disable"),
+    ("post", "/v1/admin/users/{user_id}/enable"),
+    ("post", "/v1/admin/users/{user_id}/sessions/revoke"),
+    ("post", "/v1/admin/verification-reminders"),
 }
+ADMIN_ROUTES = {(method, path) for method, path in SPEC_ROUTES if path.startswith("/v1/admin/")}
 RATE_LIMITED = {
     "/v1/auth/register",
     "/v1/auth/verify-email",
@@ -87,6 +93,10 @@ def test_openapi_documents_exactly_the_spec_routes_with_problem_errors(document)
     assert routes == SPEC_ROUTES
     assert "202" in document["paths"]["/v1/auth/register"]["post"]["responses"]
     assert document["paths"]["/v1/auth/me"]["get"]["security"] == [{"accessToken": []}]
+    for method, path in ADMIN_ROUTES:  # the route's AuthorizationScopes, as role names of the scheme
+        assert document["paths"][path][method]["security"] == [{"accessToken": ["accounts:admin"]}]
+        assert "insufficient_scope" in deref(document, document["paths"][path][method]["responses"]["403"])[
+            "description"]
     request = document["components"]["schemas"]["RegisterRequest"]
     assert request.get("additionalProperties") is False  # unknown fields are refused
 
@@ -199,14 +209,15 @@ def test_every_operation_documents_405_with_allow_and_404_is_a_component(documen
 
 
 def test_problem_responses_are_shared_components_not_copies(document):
-    """Every error answer is a $ref into components.responses, but the 401 of the bearer route."""
+    """Every error answer is a $ref into components.responses, but the 401 of the bearer routes."""
     inline = [
         (method, path, status)
         for method, path, op in operations(document)
         for status, response in op["responses"].items()
         if not status.startswith("2") and "$ref" not in response
     ]
-    assert inline == [("get", "/v1/auth/me", "401")]
+    bearer = {(method, path, "401") for method, path in ADMIN_ROUTES | {("get", "/v1/auth/me")}}
+    assert sorted(inline) == sorted(bearer)
     referenced = json.dumps(document["paths"])
     unused = [name for name in document["components"]["responses"] if f'/responses/{name}"' not in referenced]
-    assert unused == ["NotFound"]
+    assert unused == []  # NotFound too: the admin routes answer 404 for an unknown user

@@ -60,6 +60,16 @@ class AccountDisabled(ServiceError):
     detail = "This account has been disabled."
 
 
+class InsufficientScope(ServiceError):
+    status, code, title = 403, "insufficient_scope", "Insufficient scope"
+    detail = "This route needs an access token with the accounts:admin scope."
+
+    def __init__(self, detail: str | None = None, **options: object) -> None:
+        super().__init__(detail, **options)  # type: ignore[arg-type]
+        # RFC 6750 section 3: the challenge names the scope the token lacks.
+        self.headers.setdefault("WWW-Authenticate", 'Bearer error="insufficient_scope", scope="accounts:admin"')
+
+
 class NotFound(ServiceError):
     status, code, title = 404, "not_found", "Not found"
     detail = "No such route."

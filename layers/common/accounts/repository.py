@@ -2,19 +2,21 @@
 condition becomes a domain exception here, so flows never see DynamoDB errors for races.
 
 The parts live in `accounts.tables` by concern (accounts and links, sessions and events,
-counters, the unverified index); round trips and write units are in each method's docstring."""
+counters, the unverified index, admin actions); round trips and write units are in each
+method's docstring."""
 
 from __future__ import annotations
 
 from accounts.models import bind
 from accounts.tables.accounts import RESET, VERIFY, AccountStore, RegistrationResult
+from accounts.tables.admin import AdminStore, UserChanged
 from accounts.tables.base import AccountVerified, RaceLost, StaleJob, TokenAlreadyUsed, TokenSuperseded
 from accounts.tables.counters import CounterStore
 from accounts.tables.sessions import SessionStore, new_event, new_session
 from accounts.tables.unverified import UnverifiedStore
 
 
-class Repository(AccountStore, SessionStore, CounterStore, UnverifiedStore):
+class Repository(AccountStore, SessionStore, CounterStore, UnverifiedStore, AdminStore):
     def __init__(self, table_name: str) -> None:
         self.table_name = table_name
         bind(table_name)
@@ -30,6 +32,7 @@ __all__ = [
     "StaleJob",
     "TokenAlreadyUsed",
     "TokenSuperseded",
+    "UserChanged",
     "new_event",
     "new_session",
 ]

@@ -20,6 +20,11 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "/v1/auth/me": ("GET",),
     "/.well-known/jwks.json": ("GET",),
     "/.well-known/openid-configuration": ("GET",),
+    "/v1/admin/users/{user_ref}": ("GET",),
+    "/v1/admin/users/{user_id}/disable": ("POST",),
+    "/v1/admin/users/{user_id}/enable": ("POST",),
+    "/v1/admin/users/{user_id}/sessions/revoke": ("POST",),
+    "/v1/admin/verification-reminders": ("POST",),
 }
 
 # The per-IP limit of each rate-limited route (by API Gateway route key): every answer of these

@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import unicodedata
-from typing import Annotated, Literal
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
 from pydantic.json_schema import SkipJsonSchema
 
 
@@ -95,6 +104,56 @@ class RefreshRequest(Strict):
     refresh_token: Token
 
 
+class Empty(Strict):
+    """A POST whose route needs no input: the body is an empty JSON object `{}`."""
+
+
+# The admin reminder route's cap (accounts.flows.admin.MAX_REMINDERS; a unit test keeps them equal).
+MAX_REMINDER_EMAILS = 100
+
+
+def _at_most_cap(value: Any) -> Any:
+    """Refuse an over-long list before any address in it is validated (that is the work the cap
+    bounds), with a message that states the cap."""
+    if isinstance(value, list) and len(value) > MAX_REMINDER_EMAILS:
+        raise ValueError(f"at most {MAX_REMINDER_EMAILS} addresses per request (got {len(value)})")
+    return value
+
+
+def _rfc3339_text(value: Any) -> Any:
+    """Only RFC 3339 text with an offset (pydantic would also take a number of seconds)."""
+    if not isinstance(value, str):  # pydantic reports a ValueError as the field's error (not a TypeError)
+        raise ValueError("must be an RFC 3339 date-time string, e.g. 2025-11-21T15:00:00Z")  # noqa: TRY004
+    return value
+
+
+class ReminderRequest(Strict):
+    """Exactly one of `emails` and `registered_before`."""
+
+    emails: Annotated[
+        list[Email],
+        BeforeValidator(_at_most_cap),
+        Field(min_length=1, max_length=MAX_REMINDER_EMAILS, description="Addresses to remind (at most 100)."),
+    ] | None = None
+    registered_before: Annotated[
+        AwareDatetime,
+        BeforeValidator(_rfc3339_text),
+        Field(description="Remind the unverified accounts registered before this time (RFC 3339, with offset).",
+              examples=["2025-11-21T15:00:00Z"]),
+    ] | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ReminderRequest:
+        if (self.emails is None) == (self.registered_before is None):
+            raise ValueError("give exactly one of emails and registered_before")
+        return self
+
+    @property
+    def registered_before_epoch(self) -> int | None:
+        value: datetime | None = self.registered_before
+        return None if value is None else int(value.timestamp())
+
+
 class Answer(BaseModel):
     """A response body. Its schema is the serialized form, where a field with a default is always
     present: generated clients must not see `token_type` or `email_verified` as optional."""
@@ -131,6 +190,33 @@ class Profile(Answer):
     created_at: str = Field(description="RFC 3339, UTC.")
     mfa_enabled: bool
     roles: list[str]
+
+
+class AdminUser(Answer):
+    """One user as an admin sees it."""
+
+    user_id: str
+    email: str
+    name: str | None
+    created_at: str = Field(description="RFC 3339, UTC.")
+    email_verified: bool
+    disabled: bool
+    roles: list[str]
+    mfa_enabled: bool
+    active_sessions: int = Field(description="Sessions that still work (not expired, not revoked).")
+
+
+class UserStatus(Answer):
+    user_id: str
+    disabled: bool
+
+
+class RemindersQueued(Answer):
+    queued: int = Field(description="Reminders queued by this request (at most 100).")
+    more: bool = Field(
+        description="True when the request stopped at its cap or read budget before seeing every matching "
+        "account: send it again (accounts reminded in the last 24 h are skipped)."
+    )
 
 
 class FieldError(BaseModel):
@@ -220,7 +306,7 @@ RESPONSE_HEADERS: dict[str, dict] = {
 _PROBLEM_DESCRIPTIONS = {
     400: "malformed_request or invalid_token",
     401: "invalid_credentials, invalid_grant or unauthorized",
-    403: "email_not_verified or account_disabled",
+    403: "email_not_verified, account_disabled or insufficient_scope",
     404: "not_found: no such path",
     405: "method_not_allowed: the path exists, the method does not (`Allow` lists those it has)",
     410: "token_expired",
