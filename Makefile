@@ -36,6 +36,11 @@ bench: install
 openapi: install
 	$(BIN)/python scripts/generate_openapi.py --write
 
+# The operations dashboard's body in template.yaml, rendered from its one definition (ops/dashboard.py).
+.PHONY: dashboard
+dashboard: install
+	$(BIN)/python -m ops.dashboard --write
+
 validate: install
 	$(BIN)/sam validate --lint --region us-east-1
 
