@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: install dev test test-fast bench openapi validate build clean
+.PHONY: install dev test test-fast bench openapi validate build clean admin
 
 $(STAMP): requirements-dev.txt layers/common/requirements.txt constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -21,6 +21,12 @@ install: $(STAMP)
 
 dev: install
 	$(BIN)/python -m local.server
+
+# Grant the admin role to a verified account through the running `make dev` (same PORT as there,
+# default 3000); its next token carries accounts:admin. In AWS: scripts/grant_admin.py --stack-name.
+admin: install
+	@test -n "$$EMAIL" || { echo "usage: make admin EMAIL=<address> [PORT=<port of make dev>]"; exit 2; }
+	@$(BIN)/python scripts/grant_admin.py --local-port "$${PORT:-3000}" --email "$$EMAIL"
 
 test: install
 	$(BIN)/python -m pytest

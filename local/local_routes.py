@@ -1,4 +1,5 @@
-"""The local-only routes under /_local/: emails, routes, info, cleanup, signing-key rotation."""
+"""The local-only routes under /_local/: emails, routes, info, cleanup, signing-key rotation, and
+granting the admin role (`make admin EMAIL=...`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from urllib.parse import parse_qsl
 
 from local.cfn import referenced_resource
 from local.common import (
+    INVOKE_LOCK,
     HttpResponse,
     errors,
     json_response,
@@ -41,6 +43,8 @@ class LocalRoutesMixin:
             return self.run_cleanup()
         if path == "/_local/rotate-signing-key" and method == "POST":
             return self.rotate_signing_key()
+        if path == "/_local/admin" and method == "POST":
+            return self.grant_admin(request)
         if path == "/_local/routes" and method in ("GET", "HEAD"):
             return json_response(200, [route.as_dict() for route in self.template.routes])
         if path == "/_local/info" and method in ("GET", "HEAD"):
@@ -122,6 +126,30 @@ class LocalRoutesMixin:
         finally:
             self.emails.poll()
         return json_response(200, result)
+
+    def grant_admin(self, request: Request) -> HttpResponse:
+        """POST /_local/admin {"email": ...}: what scripts/grant_admin.py does in AWS, with the same
+        layer code (accounts.flows.admin.grant_admin) against this server's table."""
+        try:
+            body = json.loads(request.body or b"null")
+        except ValueError:
+            body = None
+        email = body.get("email") if isinstance(body, dict) else None
+        if not isinstance(email, str):
+            return problem_response(errors().MalformedRequest('The body must be {"email": "<address>"}.'))
+        from accounts.flows.admin import grant_admin
+        from accounts.services import get_services
+
+        try:
+            with INVOKE_LOCK:  # the handlers' shared state (settings, clients) is used one at a time
+                granted = grant_admin(get_services().repo, email)
+        except ValueError as error:
+            refusal = errors().ValidationFailed(errors=[{"field": "email", "message": str(error)}])
+            return problem_response(refusal)
+        except errors().ServiceError as error:
+            return problem_response(error)
+        log(f"[admin] admin role granted to user {granted['user_id']} (their next token carries the scope)")
+        return json_response(200, granted)
 
     def rotation_function(self) -> LocalFunction | None:
         """The function a RotationSchedule of the template names (else the one whose handler is
@@ -217,7 +245,8 @@ class LocalRoutesMixin:
         ]
         for route in self.template.routes:
             method = route.method if route.path != DEFAULT_ROUTE else "*"
-            extra = f"  [JWT authorizer {route.authorizer}]" if route.authorizer else ""
+            scopes = f", scopes {' '.join(route.scopes)}" if route.scopes else ""
+            extra = f"  [JWT authorizer {route.authorizer}{scopes}]" if route.authorizer else ""
             lines.append(
                 f"    {method:<7} {route.path:<38} -> {route.function_logical_id} ({route.handler}){extra}"
             )
@@ -226,6 +255,7 @@ class LocalRoutesMixin:
         lines.append(f"  emails    printed here, listed at {self.base_url}/_local/emails")
         lines.append(f"  cleanup   curl -X POST {self.base_url}/_local/cleanup")
         lines.append(f"  rotation  curl -X POST {self.base_url}/_local/rotate-signing-key")
+        lines.append(f"  admin     make admin EMAIL=<address> PORT={self.port}")
         lines.append(
             f"  links     {os.environ.get('APP_BASE_URL', '')}/verify-email?token=... (APP_BASE_URL)"
         )
