@@ -42,7 +42,8 @@ PRICE_SECRET_MONTH = 0.40  # Secrets Manager, per secret and month
 PRICE_SECRET_CALL = 0.05 / 10_000  # Secrets Manager, per API call
 PRICE_LOGS_GB = 0.50  # CloudWatch Logs ingestion (Standard class), per GB
 PRICE_METRIC_MONTH = 0.30  # CloudWatch custom metric (first 10,000), per metric-month
-PRICE_ALARM_MONTH = 0.10  # CloudWatch standard-resolution alarm, per alarm-month
+PRICE_ALARM_MONTH = 0.10  # CloudWatch standard-resolution alarm, per metric it watches and month
+PRICE_DASHBOARD_MONTH = 3.00  # CloudWatch dashboard, per month (the first 3 of an account are free)
 PRICE_XRAY_TRACE = 5.00 / 1e6  # X-Ray traces recorded
 
 # Assumptions (not measured).
@@ -115,6 +116,26 @@ def emf_metrics(invocations: list[walk.Invocation]) -> set[tuple[str, str, tuple
                     for metric in directive.get("Metrics", []):
                         found.add((directive.get("Namespace", ""), metric["Name"], dims))
     return found
+
+
+def cold_start_metrics(tpl: Any) -> set[tuple[str, str, tuple[tuple[str, str], ...]]]:
+    """Powertools' ColdStart metric (dimensions function_name and service): one per function, published
+    every month a function starts a container, which every function does (the walk, in one process,
+    sees at most the first)."""
+    variables = ((tpl.globals.get("Function") or {}).get("Environment") or {}).get("Variables") or {}
+    namespace = str(variables.get("POWERTOOLS_METRICS_NAMESPACE", "AccountService"))
+    service = str(variables.get("POWERTOOLS_SERVICE_NAME", "accounts"))
+    return {(namespace, "ColdStart", (("function_name", logical_id), ("service", service)))
+            for logical_id in tpl.resources_of_type("AWS::Serverless::Function")}
+
+
+def watched_metrics(alarm: dict[str, Any]) -> int:
+    """CloudWatch bills an alarm per metric it watches: a metric-math alarm, each metric of its expression."""
+    properties = alarm.get("Properties") or {}
+    queries = properties.get("Metrics")
+    if queries:
+        return sum(1 for query in queries if query.get("MetricStat"))
+    return 1
 
 
 def runs_per_month(expression: str | None) -> float:
@@ -204,11 +225,17 @@ def run() -> None:
                  if inv.function not in ("mailer", "cleanup")) if log_format else 0.0
     lines.append(Line("CloudWatch Logs ingestion (handler + EMF + platform + access log)", (log_bytes + access) / 1e9,
                       "GB", PRICE_LOGS_GB))
-    metrics = emf_metrics(result.all)
-    lines.append(Line("CloudWatch custom metrics (EMF names x dimension sets)", len(metrics), "metric-months",
-                      PRICE_METRIC_MONTH, fixed=True))
-    alarms = len(tpl.resources_of_type("AWS::CloudWatch::Alarm"))
-    lines.append(Line("CloudWatch alarms (template)", alarms, "alarm-months", PRICE_ALARM_MONTH, fixed=True))
+    metrics = emf_metrics(result.all) | cold_start_metrics(tpl)
+    lines.append(Line("CloudWatch custom metrics (EMF names x dimension sets the walk printed, ColdStart per "
+                      "function)", len(metrics), "metric-months", PRICE_METRIC_MONTH, fixed=True))
+    alarm_metrics = sum(watched_metrics(alarm) for alarm in tpl.resources_of_type("AWS::CloudWatch::Alarm").values())
+    lines.append(Line(f"CloudWatch alarms ({len(tpl.resources_of_type('AWS::CloudWatch::Alarm'))} in the template; "
+                      "billed per metric watched)", alarm_metrics, "alarm-metric-months", PRICE_ALARM_MONTH,
+                      fixed=True))
+    dashboards = len(tpl.resources_of_type("AWS::CloudWatch::Dashboard"))
+    if dashboards:
+        lines.append(Line("CloudWatch dashboard (no free tier counted)", dashboards, "dashboard-months",
+                          PRICE_DASHBOARD_MONTH, fixed=True))
     tracing = _tracing_on(tpl)
     per_function: dict[str, float] = defaultdict(float)
     for invocation, n in monthly:
@@ -290,12 +317,17 @@ def _setting(name: str, default: int) -> int:
 
 
 def _function_property(tpl: Any, name: str) -> list[Any]:
-    """The resolved value of a function property for each function (its own, else Globals')."""
+    """The resolved value of a function property for each function (its own, else Globals'; a
+    mapping merged over Globals' one, as SAM does: a function's LoggingConfig names its log group,
+    Globals' gives the format and levels)."""
     default = (tpl.globals.get("Function") or {}).get(name)
     values = []
     for function in tpl.functions.values():
+        own = function.properties.get(name, default)
+        if isinstance(own, dict) and isinstance(default, dict):
+            own = {**default, **own}
         try:
-            values.append(tpl.resolve(function.properties.get(name, default)))
+            values.append(tpl.resolve(own))
         except Exception:  # noqa: BLE001 - unresolvable locally
             values.append(None)
     return values

@@ -67,7 +67,7 @@ SECURITY_QUERY = (
 )
 ERRORS_QUERY = (
     'filter level = "ERROR" or level = "WARNING" '
-    "| fields @timestamp, function_name, correlation_id, message, error_code, error_type "
+    "| fields @timestamp, @log, correlation_id, message, error_code, error_type "
     "| sort @timestamp desc | limit 50"
 )
 

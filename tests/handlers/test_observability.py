@@ -100,6 +100,9 @@ def test_api_log_lines_carry_the_api_gateway_request_id(account, printed):
     logged = log_lines(printed())
     assert logged, "the login logs at least its security event"
     assert {line.get("correlation_id") for line in logged} == {event["requestContext"]["requestId"]}
+    # Lambda's request id stays; what the function's own log group already says does not.
+    assert all(line["function_request_id"] == Context.aws_request_id for line in logged)
+    assert not any({"function_name", "function_arn", "function_memory_size"} & set(line) for line in logged)
 
 
 def test_successful_login_is_one_security_event_line_without_email_password_or_token(account, printed):

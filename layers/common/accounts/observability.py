@@ -43,6 +43,11 @@ API_REQUEST_ID = correlation_paths.API_GATEWAY_HTTP  # requestContext.requestId,
 SCHEDULE_EVENT_ID = correlation_paths.EVENT_BRIDGE  # the scheduled event's id
 ROTATION_REQUEST_ID = "ClientRequestToken"  # Secrets Manager rotation: the version being rotated to
 
+# Context keys Powertools puts on every line that the log group already says (each function has its
+# own): about 150 bytes a line, and CloudWatch Logs bills ingestion by the byte. The request ids
+# (function_request_id, correlation_id) and cold_start stay.
+REDUNDANT_CONTEXT = ("function_name", "function_arn", "function_memory_size")
+
 # An invocation that records no metric (a refused request) is normal here, not a mistake.
 warnings.filterwarnings("ignore", message="No application metrics to publish")
 
@@ -70,7 +75,12 @@ def instrumented(correlation_id_path: str | None = API_REQUEST_ID) -> Callable[[
     (state cleared between invocations), metrics flushed at the end, a ColdStart metric."""
 
     def decorate(handler: Handler) -> Handler:
-        with_metrics = metrics.log_metrics(handler, capture_cold_start_metric=True)
+        @functools.wraps(handler)
+        def lean(event: Any, context: Any, *args: Any, **kwargs: Any) -> Any:
+            logger.remove_keys(REDUNDANT_CONTEXT)  # put back by each invocation's context injection
+            return handler(event, context, *args, **kwargs)
+
+        with_metrics = metrics.log_metrics(lean, capture_cold_start_metric=True)
         return logger.inject_lambda_context(
             with_metrics, correlation_id_path=correlation_id_path, clear_state=True
         )
