@@ -60,6 +60,9 @@ def access_token(fuzz_server: str) -> str:
     token = Mailbox(fuzz_server).token(email, "/verify-email", timeout=15)
     verify = requests.post(f"{fuzz_server}/v1/auth/verify-email", json={"token": token}, timeout=30)
     assert verify.status_code == 200, verify.text
+    # An admin (make admin's local route), so the admin routes are exercised past the scope check too.
+    grant = requests.post(f"{fuzz_server}/_local/admin", json={"email": email}, timeout=30)
+    assert grant.status_code == 200, grant.text
     login = requests.post(f"{fuzz_server}/v1/auth/login", json={"email": email, "password": PASSWORD}, timeout=30)
     assert login.status_code == 200, login.text
     return login.json()["access_token"]
@@ -93,7 +96,8 @@ def rate_limit_headers_on_rate_limited_routes(ctx, response, case) -> None:
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 def test_api_conforms_to_openapi(case, fuzz_server, access_token):
-    headers = {"Authorization": f"Bearer {access_token}"} if case.operation.path == "/v1/auth/me" else None
+    protected = case.operation.path == "/v1/auth/me" or case.operation.path.startswith("/v1/admin/")
+    headers = {"Authorization": f"Bearer {access_token}"} if protected else None
     case.call_and_validate(
         base_url=fuzz_server,
         headers=headers,
