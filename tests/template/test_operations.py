@@ -8,6 +8,7 @@ decorator fails here."""
 from __future__ import annotations
 
 import ast
+import re
 from typing import Any
 
 import pytest
@@ -164,6 +165,22 @@ def test_the_table_can_be_restored_from_point_in_time_recovery(template: dict[st
     """docs/operations.md describes the restore."""
     [table] = resources_of(template, "AWS::DynamoDB::Table").values()
     assert table["Properties"]["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+
+
+def test_every_alarm_is_explained_in_the_operations_guide_and_listed_in_the_readme(
+        template: dict[str, Any]) -> None:
+    """Each alarm's description links its section of docs/operations.md; the README's operating
+    section links every one of those sections."""
+    guide = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    headings = {re.sub(r"[^a-z0-9 -]", "", title.lower()).replace(" ", "-")
+                for title in re.findall(r"^#+ (.+)$", guide, flags=re.MULTILINE)}
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    operating = readme[readme.index("### Operating it"):readme.index("## Performance")]
+    for name, properties in alarms(template).items():
+        anchor = re.search(r"docs/operations\.md#([a-z0-9-]+)", properties["AlarmDescription"])
+        assert anchor, name
+        assert anchor.group(1) in headings, f"{name}: docs/operations.md has no section {anchor.group(1)}"
+        assert f"docs/operations.md#{anchor.group(1)}" in operating, f"{name}: not in the README"
 
 
 def test_the_outputs_lead_to_the_dashboard(template: dict[str, Any]) -> None:
