@@ -1,5 +1,5 @@
-"""The local-only routes under /_local/: emails, routes, info, cleanup, signing-key rotation, and
-granting the admin role (`make admin EMAIL=...`)."""
+"""The local-only routes under /_local/: emails, metrics, routes, info, cleanup, signing-key rotation,
+and granting the admin role (`make admin EMAIL=...`)."""
 
 from __future__ import annotations
 
@@ -38,6 +38,11 @@ class LocalRoutesMixin:
             return self.list_emails(request)
         if path == "/_local/emails" and method == "DELETE":
             self.emails.clear()
+            return HttpResponse(204, security_headers())
+        if path == "/_local/metrics" and method in ("GET", "HEAD"):
+            return json_response(200, self.metrics.list())
+        if path == "/_local/metrics" and method == "DELETE":
+            self.metrics.clear()
             return HttpResponse(204, security_headers())
         if path == "/_local/cleanup" and method == "POST":
             return self.run_cleanup()
@@ -253,6 +258,7 @@ class LocalRoutesMixin:
         cors = self.cors
         lines.append(f"  CORS      {', '.join(cors.allow_origins) if cors else 'not configured'}")
         lines.append(f"  emails    printed here, listed at {self.base_url}/_local/emails")
+        lines.append(f"  metrics   what the handlers emitted (EMF), summed at {self.base_url}/_local/metrics")
         lines.append(f"  cleanup   curl -X POST {self.base_url}/_local/cleanup")
         lines.append(f"  rotation  curl -X POST {self.base_url}/_local/rotate-signing-key")
         lines.append(f"  admin     make admin EMAIL=<address> PORT={self.port}")

@@ -152,7 +152,9 @@ class ResourcesMixin:
         for name, value in defaults.items():  # also when the template does not use the variable
             environment.setdefault(name, os.environ.get(name, value))
         environment.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
-        environment.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+        # Metrics stay on: the EMF lines the handlers print are collected for GET /_local/metrics
+        # (local.metrics) instead of reaching the console.
+        environment.setdefault("POWERTOOLS_METRICS_DISABLED", "false")
         for name in ("POWERTOOLS_TRACE_DISABLED", "POWERTOOLS_METRICS_DISABLED"):
             if name in os.environ:
                 environment[name] = os.environ[name]

@@ -44,6 +44,7 @@ from local.http_front import Handler, Server
 from local.lambdas import LocalFunction, QueueDrainer
 from local.local_routes import LocalRoutesMixin
 from local.mailbox import EmailLog
+from local.metrics import MetricsLog
 from local.resources import ResourcesMixin
 from local.routing import Router
 from local.template_model import Cors
@@ -72,6 +73,7 @@ class LocalApp(ResourcesMixin, GatewayMixin, LocalRoutesMixin):
         self.queue_arns: dict[str, str] = {}
         self.cors: Cors | None = None
         self.emails = EmailLog(self.account_id, self.region)
+        self.metrics = MetricsLog()
         self.drainers: list[QueueDrainer] = []
         self.environment: dict[str, str] = {}
         self._keys_cache: tuple[Any, Any] | None = None
@@ -175,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     app = LocalApp(args.template, host=args.host, port=httpd.server_address[1])
     handler_class.app = app
+    app.metrics.install()  # the handlers' EMF lines go to GET /_local/metrics, not the console
 
     app.start_moto()
     try:
