@@ -17,11 +17,10 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 
 from accounts import errors
 from accounts.observability import count, logger
-from accounts.routes import RATE_LIMITED, allowed_methods
+from accounts.routes import RATE_LIMITED, allowed_methods, body_limit
 from accounts.services import get_services
 from accounts.settings import get_settings
 
-MAX_BODY_BYTES = 16 * 1024
 MAX_NESTING = 32  # levels of arrays and objects, the top-level object being the first
 PROBLEM_JSON = "application/problem+json"
 JSON = "application/json"
@@ -172,8 +171,9 @@ def _precheck(event: dict[str, Any]) -> errors.ServiceError | None:
     if body is None or body == "":
         return errors.MalformedRequest("The request needs a JSON object body.") if method == "POST" else None
     raw = base64.b64decode(body) if event.get("isBase64Encoded") else body.encode()
-    if len(raw) > MAX_BODY_BYTES:
-        return errors.PayloadTooLarge()
+    limit = body_limit(event.get("routeKey", ""))
+    if len(raw) > limit:
+        return errors.PayloadTooLarge(f"The request body must not exceed {limit // 1024} KiB.")
     headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
     content_type = headers.get("content-type", "")
     if content_type and not _is_json(content_type):
