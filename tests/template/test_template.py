@@ -82,10 +82,23 @@ SPEC_ROUTES = {
     "POST /v1/admin/users/{user_id}/enable": "AdminFunction",
     "POST /v1/admin/users/{user_id}/sessions/revoke": "AdminFunction",
     "POST /v1/admin/verification-reminders": "AdminFunction",
+    # v2 self-service
+    "PATCH /v1/auth/me": "AccountFunction",
+    "DELETE /v1/auth/me": "AccountFunction",
+    "POST /v1/auth/password": "AccountFunction",
+    "POST /v1/auth/email": "AccountFunction",
+    "POST /v1/auth/email/confirm": "AccountFunction",
+    "GET /v1/auth/sessions": "AccountFunction",
+    "DELETE /v1/auth/sessions/{session_id}": "AccountFunction",
+    "GET /v1/auth/me/events": "AccountFunction",
 }
 CATCH_ALL = "$default"
 ADMIN_ROUTES = {key for key, function in SPEC_ROUTES.items() if function == "AdminFunction"}
-PROTECTED_ROUTES = {"GET /v1/auth/me"} | ADMIN_ROUTES
+# Every self-service route but email/confirm (its emailed token is the proof).
+ACCOUNT_ROUTES = {key for key, function in SPEC_ROUTES.items() if function == "AccountFunction"} - {
+    "POST /v1/auth/email/confirm"
+}
+PROTECTED_ROUTES = {"GET /v1/auth/me"} | ADMIN_ROUTES | ACCOUNT_ROUTES
 
 # Functions: CodeUri and Handler (docs/architecture.md).
 FUNCTIONS = {
@@ -98,6 +111,7 @@ FUNCTIONS = {
     "MailerFunction": ("functions/mailer", "handle_email_jobs.lambda_handler"),
     "SigningKeyRotationFunction": ("functions/login", "rotate_signing_key.lambda_handler"),
     "AdminFunction": ("functions/admin", "handle_admin.lambda_handler"),
+    "AccountFunction": ("functions/account", "handle_account.lambda_handler"),
 }
 
 # Spec section 4: every configuration variable, with its default where the spec gives one.
@@ -134,6 +148,7 @@ SPEC_VARIABLES = {
     "SIGNING_KEY_PUBLISH_AHEAD_SECONDS": "7200",
     "SIGNING_KEY_CACHE_SECONDS": "300",
     "VERIFICATION_REMINDER_AFTER_HOURS": "24",
+    "EMAIL_CHANGE_TOKEN_TTL_SECONDS": "3600",
 }
 RESOURCE_VARIABLES = {
     "TABLE_NAME": "AccountsTable",
@@ -397,6 +412,16 @@ LEAST_PRIVILEGE = {
         "dynamodb:DeleteItem",  # logout and reuse detection delete the session
         "secretsmanager:GetSecretValue",
     },
+    "AccountFunction": {
+        "dynamodb:GetItem",  # the account by address, the email-change token
+        "dynamodb:BatchGetItem",  # the caller's user and session
+        "dynamodb:Query",  # the caller's sessions and events; the partition of a deleted account
+        "dynamodb:PutItem",  # security events; the Account under its new address
+        "dynamodb:UpdateItem",  # lockout, counters, password/name/email transactions
+        "dynamodb:DeleteItem",  # one session; Account, User and token in transactions
+        "dynamodb:BatchWriteItem",  # deleting an account's items
+        "sqs:SendMessage",  # notices and the email-change link job
+    },
     "AdminFunction": {
         "dynamodb:GetItem",  # a user by id or address
         "dynamodb:BatchGetItem",  # the admin's own user and session
@@ -596,6 +621,7 @@ MEMORY = {
     "MailerFunction": 256,
     "SigningKeyRotationFunction": 256,
     "AdminFunction": 256,
+    "AccountFunction": 1024,
 }
 
 

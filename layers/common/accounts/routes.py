@@ -17,7 +17,13 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "/v1/auth/login": ("POST",),
     "/v1/auth/refresh": ("POST",),
     "/v1/auth/logout": ("POST",),
-    "/v1/auth/me": ("GET",),
+    "/v1/auth/me": ("GET", "PATCH", "DELETE"),
+    "/v1/auth/password": ("POST",),
+    "/v1/auth/email": ("POST",),
+    "/v1/auth/email/confirm": ("POST",),
+    "/v1/auth/sessions": ("GET",),
+    "/v1/auth/sessions/{session_id}": ("DELETE",),
+    "/v1/auth/me/events": ("GET",),
     "/.well-known/jwks.json": ("GET",),
     "/.well-known/openid-configuration": ("GET",),
     "/v1/admin/users/{user_ref}": ("GET",),
@@ -36,6 +42,7 @@ RATE_LIMITED: dict[str, IpLimit] = {
     "POST /v1/auth/password-reset": MAIL_PER_IP,
     "POST /v1/auth/password-reset/confirm": TOKEN_PER_IP,
     "POST /v1/auth/login": LOGIN_PER_IP,
+    "POST /v1/auth/email/confirm": TOKEN_PER_IP,
 }
 
 

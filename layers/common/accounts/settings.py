@@ -70,6 +70,7 @@ class Settings(BaseModel):
     refresh_token_ttl_seconds: int = Field(default=604800, ge=300)
     verify_token_ttl_seconds: int = Field(default=86400, ge=60)
     reset_token_ttl_seconds: int = Field(default=3600, ge=60)
+    email_change_token_ttl_seconds: int = Field(default=3600, ge=60)
 
     password_min_length: int = Field(default=12, ge=8, le=128)
     password_require_character_classes: bool = True
