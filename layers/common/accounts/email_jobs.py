@@ -27,6 +27,8 @@ class JobKind(enum.StrEnum):
     PASSWORD_RESET = "password_reset"
     PASSWORD_CHANGED = "password_changed"
     WELCOME = "welcome"
+    TWO_FACTOR_ENABLED = "two_factor_enabled"  # security notices of TOTP enrolment and removal
+    TWO_FACTOR_DISABLED = "two_factor_disabled"
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,6 +50,21 @@ class Unauthorized(ServiceError):
     detail = "A valid access token is required."
 
 
+class MfaRequired(ServiceError):
+    status, code, title = 401, "mfa_required", "Second factor required"
+    detail = "The password is correct; complete the login with a TOTP or recovery code at /v1/auth/login/mfa."
+
+    def __init__(self, mfa_token: str, **options: object) -> None:
+        super().__init__(**options)  # type: ignore[arg-type]
+        # The one problem body with an extra member: the single-use token of the second step.
+        self.extra = {"mfa_token": mfa_token}
+
+
+class InvalidMfaCode(ServiceError):
+    status, code, title = 401, "invalid_mfa_code", "Invalid second factor"
+    detail = "The code is wrong, already used or expired, or the mfa_token is not valid."
+
+
 class EmailNotVerified(ServiceError):
     status, code, title = 403, "email_not_verified", "Email not verified"
     detail = "Verify your email address before logging in."
@@ -78,6 +93,11 @@ class NotFound(ServiceError):
 class MethodNotAllowed(ServiceError):
     status, code, title = 405, "method_not_allowed", "Method not allowed"
     detail = "The route does not accept this method."
+
+
+class MfaAlreadyEnabled(ServiceError):
+    status, code, title = 409, "mfa_already_enabled", "Two-factor already enabled"
+    detail = "TOTP is already enabled; remove it first to enrol a new authenticator."
 
 
 class TokenExpired(ServiceError):

@@ -57,6 +57,7 @@ def problem(error: errors.ServiceError) -> Response:
     }
     if error.errors is not None:
         body["errors"] = error.errors
+    body.update(getattr(error, "extra", None) or {})  # mfa_required's mfa_token
     headers = dict(error.headers)
     if error.retry_after is not None:
         headers["Retry-After"] = str(error.retry_after)

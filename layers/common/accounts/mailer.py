@@ -28,6 +28,8 @@ class EmailKind(enum.StrEnum):
     PASSWORD_CHANGED = "password_changed"
     WELCOME = "welcome"
     VERIFICATION_REMINDER = "verification_reminder"
+    TWO_FACTOR_ENABLED = "two_factor_enabled"
+    TWO_FACTOR_DISABLED = "two_factor_disabled"
 
 
 # Subjects hold the product name only: user values (names, addresses) never reach a header.
@@ -38,6 +40,8 @@ _SUBJECTS: dict[EmailKind, str] = {
     EmailKind.PASSWORD_CHANGED: "Your {product} password was changed",
     EmailKind.WELCOME: "Welcome to {product}",
     EmailKind.VERIFICATION_REMINDER: "Reminder: verify your email for {product}",
+    EmailKind.TWO_FACTOR_ENABLED: "Two-factor authentication is on for your {product} account",
+    EmailKind.TWO_FACTOR_DISABLED: "Two-factor authentication was turned off for your {product} account",
 }
 
 _NEEDS_TOKEN = frozenset({EmailKind.VERIFICATION, EmailKind.VERIFICATION_REMINDER, EmailKind.PASSWORD_RESET})

@@ -39,6 +39,9 @@ SESSION_PREFIX = "SESSION#"
 EVENT_PREFIX = "EVENT#"
 TOKEN_SK = "TOKEN"
 COUNTER_SK = "RATE"
+TOTP_SK = "MFA#TOTP"
+RECOVERY_PREFIX = "MFA#RECOVERY#"
+MFA_CHALLENGE_SK = "MFA"
 
 
 def unverified_shard(email_key: str) -> str:
@@ -211,7 +214,50 @@ class CleanupEntry(_Item):
         return self.pk.removeprefix("EMAIL#")
 
 
-ALL_MODELS: tuple[type[_Item], ...] = (Account, User, Session, SecurityEvent, EmailToken, Counter, CleanupEntry)
+class TotpFactor(_Item):
+    """`USER#<user id>` / `MFA#TOTP`: the user's TOTP secret (base32, 160 bits), pending until a
+    code confirms it (a pending one carries `ttl`), then active. `last_step` is the last time step
+    (30 s) whose code was accepted: only a later step is accepted after it (no replay)."""
+
+    secret = UnicodeAttribute()
+    active = BooleanAttribute(default=False)
+    last_step = NumberAttribute(null=True)
+    created_at = NumberAttribute()
+    ttl = NumberAttribute(null=True)
+
+    @staticmethod
+    def key(user_id: str) -> tuple[str, str]:
+        return f"USER#{user_id}", TOTP_SK
+
+
+class RecoveryCode(_Item):
+    """`USER#<user id>` / `MFA#RECOVERY#<sha256>`: one unused recovery code (only its hash, in the
+    key); deleting the item is its single use."""
+
+    created_at = NumberAttribute()
+
+    @staticmethod
+    def key(user_id: str, code_hash: str) -> tuple[str, str]:
+        return f"USER#{user_id}", f"{RECOVERY_PREFIX}{code_hash}"
+
+
+class MfaChallenge(_Item):
+    """`MFA#<sha256 of mfa_token>` / `MFA`: a login whose password was right and whose second factor
+    is awaited (5 minutes); deleting it completes the login, so an mfa_token works once."""
+
+    user_id = UnicodeAttribute()
+    email_key = UnicodeAttribute()  # the address that logged in (its lockout counts the codes)
+    amr = ListAttribute(of=UnicodeAttribute)
+    expires_at = NumberAttribute()
+    ttl = NumberAttribute()
+
+    @staticmethod
+    def key(token_hash: str) -> tuple[str, str]:
+        return f"MFA#{token_hash}", MFA_CHALLENGE_SK
+
+
+ALL_MODELS: tuple[type[_Item], ...] = (Account, User, Session, SecurityEvent, EmailToken, Counter, CleanupEntry,
+                                       TotpFactor, RecoveryCode, MfaChallenge)
 
 
 def bind(table_name: str) -> None:

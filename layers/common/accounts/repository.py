@@ -12,11 +12,12 @@ from accounts.tables.accounts import RESET, VERIFY, AccountStore, RegistrationRe
 from accounts.tables.admin import AdminStore, UserChanged
 from accounts.tables.base import AccountVerified, RaceLost, StaleJob, TokenAlreadyUsed, TokenSuperseded
 from accounts.tables.counters import CounterStore
+from accounts.tables.mfa import AccountMoved, ChallengeUsed, FactorActive, FactorChanged, GiveBack, MfaStore
 from accounts.tables.sessions import SessionStore, new_event, new_session
 from accounts.tables.unverified import UnverifiedStore
 
 
-class Repository(AccountStore, SessionStore, CounterStore, UnverifiedStore, AdminStore):
+class Repository(AccountStore, SessionStore, CounterStore, UnverifiedStore, AdminStore, MfaStore):
     def __init__(self, table_name: str) -> None:
         self.table_name = table_name
         bind(table_name)
@@ -24,6 +25,11 @@ class Repository(AccountStore, SessionStore, CounterStore, UnverifiedStore, Admi
 
 __all__ = [
     "RESET",
+    "AccountMoved",
+    "ChallengeUsed",
+    "FactorActive",
+    "FactorChanged",
+    "GiveBack",
     "VERIFY",
     "AccountVerified",
     "RaceLost",

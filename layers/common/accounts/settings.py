@@ -59,6 +59,8 @@ class Settings(BaseModel):
     table_name: str = Field(min_length=3)
     app_base_url: str
     product_name: str = "Accounts"
+    # The issuer authenticator apps show beside the account (the otpauth:// URI); empty: PRODUCT_NAME.
+    mfa_issuer: str = Field(default="", max_length=100)
     email_from: str = Field(min_length=3)
     ses_configuration_set: str = ""
     jwt_issuer: str = Field(min_length=1)
@@ -157,6 +159,10 @@ class Settings(BaseModel):
     @property
     def verification_reminder_after_seconds(self) -> int:
         return self.verification_reminder_after_hours * 3600
+
+    @property
+    def totp_issuer(self) -> str:
+        return self.mfa_issuer.strip() or self.product_name
 
     @property
     def client_id(self) -> str:
