@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from accounts import snapstart
 from accounts.email_jobs import EmailJob, JobKind
-from accounts.flows import mfa, password_reset, verification
+from accounts.flows import account, email_change, mfa, password_reset, verification
 from accounts.observability import count, instrumented, logger
 from accounts.services import get_mailer, get_services
 
@@ -30,6 +30,9 @@ DELIVERIES = {
     JobKind.WELCOME: verification.deliver_welcome,
     JobKind.PASSWORD_RESET: password_reset.deliver_reset,
     JobKind.PASSWORD_CHANGED: password_reset.deliver_password_changed,
+    JobKind.EMAIL_CHANGE: email_change.deliver_email_change,
+    JobKind.EMAIL_CHANGED: email_change.deliver_email_changed,
+    JobKind.ACCOUNT_DELETED: account.deliver_account_deleted,
     JobKind.TWO_FACTOR_ENABLED: mfa.deliver_two_factor_enabled,
     JobKind.TWO_FACTOR_DISABLED: mfa.deliver_two_factor_disabled,
 }

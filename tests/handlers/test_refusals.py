@@ -164,7 +164,7 @@ def test_lockout_429_reports_the_lockout_window(aws):
         ("PUT", "/v1/auth/register", "POST"),
         ("DELETE", "/v1/auth/refresh", "POST"),
         ("PATCH", "/v1/auth/verify-email/resend", "POST"),
-        ("POST", "/v1/auth/me", "GET"),
+        ("POST", "/v1/auth/me", "DELETE, GET, PATCH"),
         ("HEAD", "/.well-known/jwks.json", "GET"),
         ("POST", "/.well-known/openid-configuration", "GET"),
     ],

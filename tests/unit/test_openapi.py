@@ -23,6 +23,15 @@ SPEC_ROUTES = {
     ("post", "/v1/auth/refresh"),
     ("post", "/v1/auth/logout"),
     ("get", "/v1/auth/me"),
+    # v2 self-service
+    ("patch", "/v1/auth/me"),
+    ("delete", "/v1/auth/me"),
+    ("post", "/v1/auth/password"),
+    ("post", "/v1/auth/email"),
+    ("post", "/v1/auth/email/confirm"),
+    ("get", "/v1/auth/sessions"),
+    ("delete", "/v1/auth/sessions/{session_id}"),
+    ("get", "/v1/auth/me/events"),
     ("get", "/.well-known/jwks.json"),
     ("get", "/.well-known/openid-configuration"),
     ("get", "/v1/admin/users/{user_ref}"),
@@ -32,12 +41,18 @@ SPEC_ROUTES = {
     ("post", "/v1/admin/verification-reminders"),
 }
 ADMIN_ROUTES = {(method, path) for method, path in SPEC_ROUTES if path.startswith("/v1/admin/")}
+# The self-service routes that need an access token (email/confirm's emailed token is the proof).
+ACCOUNT_ROUTES = {
+    ("patch", "/v1/auth/me"), ("delete", "/v1/auth/me"), ("post", "/v1/auth/password"), ("post", "/v1/auth/email"),
+    ("get", "/v1/auth/sessions"), ("delete", "/v1/auth/sessions/{session_id}"), ("get", "/v1/auth/me/events"),
+}
 RATE_LIMITED = {
     "/v1/auth/register",
     "/v1/auth/verify-email",
     "/v1/auth/verify-email/resend",
     "/v1/auth/password-reset",
     "/v1/auth/password-reset/confirm",
+    "/v1/auth/email/confirm",
     "/v1/auth/login",
 }
 RATE_LIMIT_HEADERS = {"RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"}
@@ -216,7 +231,7 @@ def test_problem_responses_are_shared_components_not_copies(document):
         for status, response in op["responses"].items()
         if not status.startswith("2") and "$ref" not in response
     ]
-    bearer = {(method, path, "401") for method, path in ADMIN_ROUTES | {("get", "/v1/auth/me")}}
+    bearer = {(method, path, "401") for method, path in ADMIN_ROUTES | ACCOUNT_ROUTES | {("get", "/v1/auth/me")}}
     assert sorted(inline) == sorted(bearer)
     referenced = json.dumps(document["paths"])
     unused = [name for name in document["components"]["responses"] if f'/responses/{name}"' not in referenced]

@@ -10,6 +10,7 @@ Bodies read from the queue are untrusted; `EmailJob.parse` refuses anything but 
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -18,12 +19,18 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
 MAX_EMAIL_LENGTH = 320
 MAX_REGISTRATION_ID_LENGTH = 128
-_FIELDS = frozenset({"kind", "email", "registration_id"})
+_USER_ID = re.compile(r"[0-9a-f]{32}")
+_FIELDS = frozenset({"kind", "email", "registration_id", "user_id"})
 
 
 class JobKind(enum.StrEnum):
     VERIFICATION = "verification"  # register and resend: verification link, or "already registered"
     VERIFICATION_REMINDER = "verification_reminder"  # cleanup's one reminder: a fresh link
+    # Self-service: a link to the new address (the job names the user: `user_id`), or the notice
+    # that it is taken; then the notice to the old address; the notice of a deleted account.
+    EMAIL_CHANGE = "email_change"
+    EMAIL_CHANGED = "email_changed"
+    ACCOUNT_DELETED = "account_deleted"
     PASSWORD_RESET = "password_reset"
     PASSWORD_CHANGED = "password_changed"
     WELCOME = "welcome"
@@ -38,6 +45,7 @@ class EmailJob:
     kind: JobKind
     email: str
     registration_id: str | None = None
+    user_id: str | None = None  # email_change jobs only: whose address changes
 
     def __post_init__(self) -> None:
         try:
@@ -54,6 +62,10 @@ class EmailJob:
                 raise ValueError("email job: registration_id is malformed")
             if kind is not JobKind.VERIFICATION:
                 raise ValueError(f"email job: registration_id applies to verification jobs only, not {kind}")
+        if (self.user_id is not None) != (kind is JobKind.EMAIL_CHANGE):
+            raise ValueError("email job: user_id is required for email_change jobs and only for them")
+        if self.user_id is not None and not _USER_ID.fullmatch(str(self.user_id)):
+            raise ValueError("email job: user_id is malformed")
 
     @classmethod
     def parse(cls, body: str | bytes) -> EmailJob:
@@ -74,10 +86,14 @@ class EmailJob:
                 raise ValueError(f"email job: missing {field!r}")
         if not isinstance(data["kind"], str):
             raise ValueError("email job: kind must be a string")
-        return cls(kind=data["kind"], email=data["email"], registration_id=data.get("registration_id"))
+        return cls(kind=data["kind"], email=data["email"], registration_id=data.get("registration_id"),
+                   user_id=data.get("user_id"))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind.value, "email": self.email, "registration_id": self.registration_id}
+        body: dict[str, Any] = {"kind": self.kind.value, "email": self.email, "registration_id": self.registration_id}
+        if self.user_id is not None:
+            body["user_id"] = self.user_id
+        return body
 
     def to_json(self) -> str:
         import json

@@ -28,6 +28,9 @@ class EmailKind(enum.StrEnum):
     PASSWORD_CHANGED = "password_changed"
     WELCOME = "welcome"
     VERIFICATION_REMINDER = "verification_reminder"
+    EMAIL_CHANGE = "email_change"  # the confirmation link, to the new address
+    EMAIL_CHANGED = "email_changed"  # the notice, to the old address
+    ACCOUNT_DELETED = "account_deleted"
     TWO_FACTOR_ENABLED = "two_factor_enabled"
     TWO_FACTOR_DISABLED = "two_factor_disabled"
 
@@ -40,11 +43,17 @@ _SUBJECTS: dict[EmailKind, str] = {
     EmailKind.PASSWORD_CHANGED: "Your {product} password was changed",
     EmailKind.WELCOME: "Welcome to {product}",
     EmailKind.VERIFICATION_REMINDER: "Reminder: verify your email for {product}",
+    EmailKind.EMAIL_CHANGE: "Confirm your new email address for {product}",
+    EmailKind.EMAIL_CHANGED: "The email address of your {product} account was changed",
+    EmailKind.ACCOUNT_DELETED: "Your {product} account was deleted",
     EmailKind.TWO_FACTOR_ENABLED: "Two-factor authentication is on for your {product} account",
     EmailKind.TWO_FACTOR_DISABLED: "Two-factor authentication was turned off for your {product} account",
 }
 
-_NEEDS_TOKEN = frozenset({EmailKind.VERIFICATION, EmailKind.VERIFICATION_REMINDER, EmailKind.PASSWORD_RESET})
+_NEEDS_TOKEN = frozenset({EmailKind.VERIFICATION, EmailKind.VERIFICATION_REMINDER, EmailKind.PASSWORD_RESET,
+                          EmailKind.EMAIL_CHANGE})
+# The page of the web app each link opens (the page POSTs the token: a GET never consumes one).
+_LINK_PAGES = {EmailKind.PASSWORD_RESET: "reset-password", EmailKind.EMAIL_CHANGE: "confirm-email"}
 
 
 @dataclass(frozen=True)
@@ -105,7 +114,7 @@ def render(
     if kind in _NEEDS_TOKEN:
         if not token:
             raise ValueError(f"a token is required to render a {kind.value} email")
-        page = "reset-password" if kind is EmailKind.PASSWORD_RESET else "verify-email"
+        page = _LINK_PAGES.get(kind, "verify-email")
         link = f"{base}/{page}?token={quote(token, safe='')}"
 
     subject = _SUBJECTS[kind].format(product=product)

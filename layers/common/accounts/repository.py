@@ -13,17 +13,21 @@ from accounts.tables.admin import AdminStore, UserChanged
 from accounts.tables.base import AccountVerified, RaceLost, StaleJob, TokenAlreadyUsed, TokenSuperseded
 from accounts.tables.counters import CounterStore
 from accounts.tables.mfa import AccountMoved, ChallengeUsed, FactorActive, FactorChanged, GiveBack, MfaStore
+from accounts.tables.profile import EMAIL_CHANGE, AddressTaken, EmailTokenUsed, ProfileStore
 from accounts.tables.sessions import SessionStore, new_event, new_session
 from accounts.tables.unverified import UnverifiedStore
 
 
-class Repository(AccountStore, SessionStore, CounterStore, UnverifiedStore, AdminStore, MfaStore):
+class Repository(AccountStore, SessionStore, CounterStore, UnverifiedStore, AdminStore, ProfileStore, MfaStore):
     def __init__(self, table_name: str) -> None:
         self.table_name = table_name
         bind(table_name)
 
 
 __all__ = [
+    "EMAIL_CHANGE",
+    "AddressTaken",
+    "EmailTokenUsed",
     "RESET",
     "AccountMoved",
     "ChallengeUsed",
