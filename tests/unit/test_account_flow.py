@@ -9,7 +9,14 @@ from typing import Any
 import pytest
 
 from accounts.email_jobs import JobKind
-from accounts.errors import InvalidCredentials, InvalidGrant, RateLimited, Unauthorized, ValidationFailed, WeakPassword
+from accounts.errors import (
+    InvalidCredentials,
+    InvalidGrant,
+    RateLimited,
+    Unauthorized,
+    ValidationFailed,
+    WeakPassword,
+)
 from accounts.flows import account as flow
 from accounts.flows import sessions
 from accounts.repository import new_event
@@ -18,6 +25,7 @@ from tests.unit.flow_helpers import (
     ADA,
     CLIENT,
     DAY,
+    KEYS,
     NEW_PASSWORD,
     PASSWORD,
     WRONG,
@@ -161,7 +169,7 @@ def test_sessions_leave_out_expired_and_revoked_ones_and_cost_one_call(services,
 
 def test_sessions_refuse_a_revoked_caller(services, ada: str) -> None:
     issued = log_in(services)
-    sessions.logout(services, __import__("tests.unit.flow_helpers", fromlist=["KEYS"]).KEYS,
+    sessions.logout(services, KEYS,
                     refresh_token=issued.refresh_token)
     with pytest.raises(Unauthorized):
         flow.list_sessions(services, claims(services, issued))
