@@ -29,8 +29,10 @@ BUDGETS = {  # walk step -> spec section 7 budget
     "register": Budget(2, 2, 3, sqs=1),
     "verify": Budget(3, 3, 6, sqs=1),
     "me": Budget(1, 1, 0),
+    "sessions": Budget(1, 1, 0),
 }
-SHOWN = {"me": "me (GET /v1/auth/me, service route)"}
+SHOWN = {"me": "me (GET /v1/auth/me, service route)",
+         "sessions": "sessions (GET /v1/auth/sessions, service route)"}
 
 
 def is_dynamodb(call: hooks.Call) -> bool:

@@ -51,6 +51,8 @@ WALK: tuple[Step, ...] = (
     Step("login", "login", "login", {"email": "{email}", "password": "{password}"}, 200, save=TOKENS),
     Step("me", "session", "me", None, 200, claims_of="access_token",
          headers={"authorization": "Bearer {access_token}"}),
+    Step("sessions", "account", "account_sessions", None, 200, claims_of="access_token",
+         headers={"authorization": "Bearer {access_token}"}),
     Step("refresh", "session", "refresh", {"refresh_token": "{refresh_token}"}, 200, save=TOKENS),
     Step("logout", "session", "logout", {"refresh_token": "{refresh_token}"}, 204),
     Step("reset request", "password_reset", "password_reset", {"email": "{email}"}, 202, tokens=("reset_token",)),

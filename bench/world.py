@@ -41,12 +41,13 @@ FUNCTIONS = {
     "session": "handle_session",
     "cleanup": "handle_cleanup",
     "mailer": "handle_email_jobs",
+    "account": "handle_account",
 }
 # function -> its folder under functions/ (where it is not the function's own name) and logical id
 FOLDERS = {"session": "login"}
 LOGICAL_IDS = {"register": "RegisterFunction", "verify_email": "VerifyEmailFunction",
                "password_reset": "PasswordResetFunction", "login": "LoginFunction", "session": "SessionFunction",
-               "cleanup": "CleanupFunction", "mailer": "MailerFunction"}
+               "cleanup": "CleanupFunction", "mailer": "MailerFunction", "account": "AccountFunction"}
 
 
 def folder_of(function: str) -> Path:
