@@ -110,9 +110,10 @@ def test_change_password_keeps_the_callers_session_and_ends_the_others(aws, ada)
 
 
 def test_change_password_with_a_wrong_current_one_is_401_invalid_credentials(ada) -> None:
-    status, _, problem = call("account_change_password", ada, {"current_password": "Wrong-Password-99!",
-                                                               "new_password": NEW_PASSWORD})
+    status, headers, problem = call("account_change_password", ada, {"current_password": "Wrong-Password-99!",
+                                                                     "new_password": NEW_PASSWORD})
     assert status == 401 and problem["code"] == "invalid_credentials"
+    assert headers["WWW-Authenticate"] == "Bearer"  # a 401 always has a challenge; the token was fine
 
 
 def test_change_password_applies_the_policy(ada) -> None:

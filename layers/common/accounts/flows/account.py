@@ -56,8 +56,15 @@ def check_password(services: Services, user: User, password: str, client: Client
             repo.record_event(new_event(user.user_id, "locked_out", now=now, ip=client.ip,
                                         user_agent=client.user_agent))
             count("Lockouts")
-        raise InvalidCredentials("The password is incorrect.")
+        raise wrong_password("The password is incorrect.")
     return account, attempt
+
+
+def wrong_password(detail: str) -> InvalidCredentials:
+    """401 invalid_credentials on a route that takes a bearer token: the token was fine, the password
+    was not. A 401 always carries a challenge (RFC 9110); this one names the scheme without an error,
+    since the token itself is valid."""
+    return InvalidCredentials(detail, headers={"WWW-Authenticate": "Bearer"})
 
 
 # --- profile --------------------------------------------------------------------------------------
@@ -98,7 +105,7 @@ def change_password(services: Services, claims: dict[str, Any], *, current_passw
         # A reset, a revocation or another change won the race: the session may be gone (401), or
         # the password is no longer the one this request checked.
         authenticate(services, claims)
-        raise InvalidCredentials("The password changed meanwhile; try again.") from None
+        raise wrong_password("The password changed meanwhile; try again.") from None
     except Exception:
         services.lockout.give_back(attempt)  # the password was right: not a failure
         raise
