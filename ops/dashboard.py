@@ -40,6 +40,7 @@ PERIOD = 300
 SERVICE_WIDGETS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Registrations, verifications, resets", ("Registrations", "EmailsVerified", "PasswordResets")),
     ("Logins", ("Logins", "Logouts", "LoginFailures", "Lockouts")),
+    ("Two-factor", ("MfaChallenges", "MfaFailures", "MfaEnabled", "MfaDisabled")),
     ("Self-service", ("PasswordChanges", "EmailChanges", "AccountsDeleted")),
     ("Refusals and failures", ("RateLimited", "RefreshTokenReuse", "DependencyUnavailable", "UnhandledErrors")),
     ("Emails", ("EmailsSent", "EmailDeliveryFailures", "EmailsSuppressed", "InvalidEmailJobs")),

@@ -45,6 +45,7 @@ SHARED_PROBLEMS = {
     403: "Forbidden",
     404: "NotFound",
     405: "MethodNotAllowed",
+    409: "Conflict",
     410: "Gone",
     413: "PayloadTooLarge",
     415: "UnsupportedMediaType",

@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -28,7 +30,9 @@ def walkthrough(text: str) -> str:
 def run(script: str, base_url: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["bash", "-euo", "pipefail", "-c", script],
-        env={**os.environ, "API": base_url},
+        # The interpreter running the tests first on PATH: its python3 has pyotp (the second walk-through).
+        env={**os.environ, "API": base_url,
+             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"},
         capture_output=True,
         text=True,
         timeout=120,
@@ -41,6 +45,8 @@ def test_the_readme_walkthrough_runs_as_pasted(local_server: str) -> None:
     assert result.returncode == 0, f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
     assert '"access_token"' in result.stdout  # the login answer was shown
     assert "GET /v1/auth/me after logout: 401" in result.stdout
+    assert "amr: pwd otp" in result.stdout  # the second walk-through: a login with a TOTP code
+    assert result.stdout.rstrip().endswith("Bearer")  # ... and one with a recovery code
 
 
 @pytest.mark.parametrize(

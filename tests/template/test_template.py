@@ -71,6 +71,7 @@ SPEC_ROUTES = {
     "POST /v1/auth/password-reset": "PasswordResetFunction",
     "POST /v1/auth/password-reset/confirm": "PasswordResetFunction",
     "POST /v1/auth/login": "LoginFunction",
+    "POST /v1/auth/login/mfa": "LoginFunction",
     "POST /v1/auth/refresh": "SessionFunction",
     "POST /v1/auth/logout": "SessionFunction",
     "GET /v1/auth/me": "SessionFunction",
@@ -91,6 +92,10 @@ SPEC_ROUTES = {
     "GET /v1/auth/sessions": "AccountFunction",
     "DELETE /v1/auth/sessions/{session_id}": "AccountFunction",
     "GET /v1/auth/me/events": "AccountFunction",
+    # v2 two-factor
+    "POST /v1/auth/mfa/totp": "MfaFunction",
+    "POST /v1/auth/mfa/totp/confirm": "MfaFunction",
+    "DELETE /v1/auth/mfa/totp": "MfaFunction",
 }
 CATCH_ALL = "$default"
 ADMIN_ROUTES = {key for key, function in SPEC_ROUTES.items() if function == "AdminFunction"}
@@ -98,7 +103,8 @@ ADMIN_ROUTES = {key for key, function in SPEC_ROUTES.items() if function == "Adm
 ACCOUNT_ROUTES = {key for key, function in SPEC_ROUTES.items() if function == "AccountFunction"} - {
     "POST /v1/auth/email/confirm"
 }
-PROTECTED_ROUTES = {"GET /v1/auth/me"} | ADMIN_ROUTES | ACCOUNT_ROUTES
+MFA_ROUTES = {key for key, function in SPEC_ROUTES.items() if function == "MfaFunction"}
+PROTECTED_ROUTES = {"GET /v1/auth/me"} | ADMIN_ROUTES | ACCOUNT_ROUTES | MFA_ROUTES
 
 # Functions: CodeUri and Handler (docs/architecture.md).
 FUNCTIONS = {
@@ -112,6 +118,7 @@ FUNCTIONS = {
     "SigningKeyRotationFunction": ("functions/login", "rotate_signing_key.lambda_handler"),
     "AdminFunction": ("functions/admin", "handle_admin.lambda_handler"),
     "AccountFunction": ("functions/account", "handle_account.lambda_handler"),
+    "MfaFunction": ("functions/account", "handle_mfa.lambda_handler"),
 }
 
 # Spec section 4: every configuration variable, with its default where the spec gives one.
@@ -149,6 +156,7 @@ SPEC_VARIABLES = {
     "SIGNING_KEY_CACHE_SECONDS": "300",
     "VERIFICATION_REMINDER_AFTER_HOURS": "24",
     "EMAIL_CHANGE_TOKEN_TTL_SECONDS": "3600",
+    "MFA_ISSUER": "",  # empty: PRODUCT_NAME
 }
 RESOURCE_VARIABLES = {
     "TABLE_NAME": "AccountsTable",
@@ -402,6 +410,8 @@ LEAST_PRIVILEGE = {
         "dynamodb:PutItem",  # login_failed / locked_out events
         "dynamodb:BatchWriteItem",  # a new session and its login event
         "dynamodb:UpdateItem",
+        "dynamodb:BatchGetItem",  # login/mfa: the challenge, the factor and the user in one call
+        "dynamodb:DeleteItem",  # login/mfa: the challenge, a recovery code (in its transaction)
         "secretsmanager:GetSecretValue",
     },
     "SessionFunction": {
@@ -421,6 +431,16 @@ LEAST_PRIVILEGE = {
         "dynamodb:DeleteItem",  # one session; Account, User and token in transactions
         "dynamodb:BatchWriteItem",  # deleting an account's items
         "sqs:SendMessage",  # notices and the email-change link job
+    },
+    "MfaFunction": {
+        "dynamodb:GetItem",  # the pending factor; the Account (password)
+        "dynamodb:BatchGetItem",  # the caller's user and session
+        "dynamodb:Query",  # the factor and its recovery codes (removal)
+        "dynamodb:PutItem",  # pending factor, recovery codes, events
+        "dynamodb:UpdateItem",  # lockout; activation transaction (factor, Account, User)
+        "dynamodb:DeleteItem",  # removal transaction (factor, recovery codes)
+        "dynamodb:BatchWriteItem",  # mfa_failed / locked_out events
+        "sqs:SendMessage",  # the two-factor notices
     },
     "AdminFunction": {
         "dynamodb:GetItem",  # a user by id or address
@@ -622,6 +642,7 @@ MEMORY = {
     "SigningKeyRotationFunction": 256,
     "AdminFunction": 256,
     "AccountFunction": 1024,
+    "MfaFunction": 1024,  # removal verifies the password (argon2)
 }
 
 

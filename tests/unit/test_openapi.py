@@ -39,8 +39,13 @@ SPEC_ROUTES = {
     ("post", "/v1/admin/users/{user_id}/enable"),
     ("post", "/v1/admin/users/{user_id}/sessions/revoke"),
     ("post", "/v1/admin/verification-reminders"),
+    ("post", "/v1/auth/login/mfa"),
+    ("post", "/v1/auth/mfa/totp"),
+    ("post", "/v1/auth/mfa/totp/confirm"),
+    ("delete", "/v1/auth/mfa/totp"),
 }
 ADMIN_ROUTES = {(method, path) for method, path in SPEC_ROUTES if path.startswith("/v1/admin/")}
+MFA_ROUTES = {(method, path) for method, path in SPEC_ROUTES if path.startswith("/v1/auth/mfa/")}
 # The self-service routes that need an access token (email/confirm's emailed token is the proof).
 ACCOUNT_ROUTES = {
     ("patch", "/v1/auth/me"), ("delete", "/v1/auth/me"), ("post", "/v1/auth/password"), ("post", "/v1/auth/email"),
@@ -54,6 +59,7 @@ RATE_LIMITED = {
     "/v1/auth/password-reset/confirm",
     "/v1/auth/email/confirm",
     "/v1/auth/login",
+    "/v1/auth/login/mfa",
 }
 RATE_LIMIT_HEADERS = {"RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"}
 
@@ -231,7 +237,7 @@ def test_problem_responses_are_shared_components_not_copies(document):
         for status, response in op["responses"].items()
         if not status.startswith("2") and "$ref" not in response
     ]
-    bearer = {(method, path, "401") for method, path in ADMIN_ROUTES | ACCOUNT_ROUTES | {("get", "/v1/auth/me")}}
+    bearer = {(method, path, "401") for method, path in ADMIN_ROUTES | ACCOUNT_ROUTES | MFA_ROUTES | {("get", "/v1/auth/me")}}
     assert sorted(inline) == sorted(bearer)
     referenced = json.dumps(document["paths"])
     unused = [name for name in document["components"]["responses"] if f'/responses/{name}"' not in referenced]

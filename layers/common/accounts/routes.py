@@ -15,6 +15,7 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "/v1/auth/password-reset": ("POST",),
     "/v1/auth/password-reset/confirm": ("POST",),
     "/v1/auth/login": ("POST",),
+    "/v1/auth/login/mfa": ("POST",),
     "/v1/auth/refresh": ("POST",),
     "/v1/auth/logout": ("POST",),
     "/v1/auth/me": ("GET", "PATCH", "DELETE"),
@@ -24,6 +25,8 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "/v1/auth/sessions": ("GET",),
     "/v1/auth/sessions/{session_id}": ("DELETE",),
     "/v1/auth/me/events": ("GET",),
+    "/v1/auth/mfa/totp": ("POST", "DELETE"),
+    "/v1/auth/mfa/totp/confirm": ("POST",),
     "/.well-known/jwks.json": ("GET",),
     "/.well-known/openid-configuration": ("GET",),
     "/v1/admin/users/{user_ref}": ("GET",),
@@ -42,6 +45,7 @@ RATE_LIMITED: dict[str, IpLimit] = {
     "POST /v1/auth/password-reset": MAIL_PER_IP,
     "POST /v1/auth/password-reset/confirm": TOKEN_PER_IP,
     "POST /v1/auth/login": LOGIN_PER_IP,
+    "POST /v1/auth/login/mfa": TOKEN_PER_IP,
     "POST /v1/auth/email/confirm": TOKEN_PER_IP,
 }
 

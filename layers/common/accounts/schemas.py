@@ -234,6 +234,9 @@ class Problem(BaseModel):
     code: str
     # Only on 422, and absent (never null) elsewhere: the schema shows no null and does not require it.
     errors: list[FieldError] | SkipJsonSchema[None] = None
+    # Only with code mfa_required (a login's 401): the single-use token of the second step, 5 minutes.
+    mfa_token: str | SkipJsonSchema[None] = Field(
+        default=None, description="Only with code mfa_required: send it to /v1/auth/login/mfa with a code.")
 
 
 class PublicJWK(Answer):
@@ -305,10 +308,11 @@ RESPONSE_HEADERS: dict[str, dict] = {
 }
 _PROBLEM_DESCRIPTIONS = {
     400: "malformed_request or invalid_token",
-    401: "invalid_credentials, invalid_grant or unauthorized",
+    401: "invalid_credentials, invalid_grant, unauthorized, mfa_required (with `mfa_token`) or invalid_mfa_code",
     403: "email_not_verified, account_disabled or insufficient_scope",
     404: "not_found: no such path",
     405: "method_not_allowed: the path exists, the method does not (`Allow` lists those it has)",
+    409: "mfa_already_enabled",
     410: "token_expired",
     413: "payload_too_large",
     415: "unsupported_media_type",
