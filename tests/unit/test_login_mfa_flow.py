@@ -131,6 +131,17 @@ def test_two_parallel_uses_of_one_code_let_one_login_through(services, mailer):
     assert all(isinstance(o, InvalidMfaCode) for o in outcomes if isinstance(o, BaseException))
 
 
+def test_parallel_uses_of_one_mfa_token_start_one_session(services, mailer):
+    user = enrolled(services, mailer)
+    token = password_step(services)
+    before = len(sessions_of(user.user_id))
+    codes = list(user.recovery_codes[:6])
+    outcomes = in_parallel(6, lambda: second_step(services, token, recovery_code=codes.pop()))
+    assert sum(not isinstance(o, BaseException) for o in outcomes) == 1
+    assert all(isinstance(o, InvalidMfaCode) for o in outcomes if isinstance(o, BaseException))
+    assert len(sessions_of(user.user_id)) == before + 1
+
+
 def test_the_mfa_token_expires_after_five_minutes(services, mailer):
     """Wall clock moved with time-machine: the flow reads it through accounts.clock."""
     user = enrolled(services, mailer)
