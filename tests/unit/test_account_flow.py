@@ -307,3 +307,32 @@ def test_account_deleted_notice_is_sent_to_the_address(services, mailer: FakeMai
     assert flow.deliver_account_deleted(services, mailer, job, first_attempt=True) == "sent_account_deleted"
     ((to, email),) = mailer.sent
     assert to == ADA and "deleted" in email.subject
+
+
+def test_deletion_removes_the_second_factor_and_recovery_codes(services, ada: str) -> None:
+    from accounts.flows import mfa
+
+    issued = log_in(services)
+    secret = mfa.enrol(services, claims(services, issued))["secret"]
+    codes = mfa.confirm(services, claims(services, issued), code=mfa.code_at(secret, services.now()), client=CLIENT)
+    assert len(codes) == 10
+    assert any(item["sk"]["S"].startswith("MFA#") for item in table_items())
+    flow.delete_account(services, claims(services, issued), password=PASSWORD, client=CLIENT)
+    assert [item for item in table_items() if not item["pk"]["S"].startswith("RATE#")] == []
+
+
+def test_email_change_keeps_the_second_factor(services, mailer: FakeMailer, ada: str) -> None:
+    from accounts.emails import parse_address
+    from accounts.flows import email_change, mfa
+    from tests.unit.flow_helpers import token_in
+
+    issued = log_in(services)
+    secret = mfa.enrol(services, claims(services, issued))["secret"]
+    mfa.confirm(services, claims(services, issued), code=mfa.code_at(secret, services.now()), client=CLIENT)
+    email_change.request_change(services, claims(services, issued), new_email=parse_address("ada@example.org"),
+                                password=PASSWORD, client=CLIENT)
+    (job,) = [job for job in services.queue.take() if job.kind is JobKind.EMAIL_CHANGE]
+    assert email_change.deliver_email_change(services, mailer, job, first_attempt=True) == "sent_email_change"
+    email_change.confirm_change(services, token=token_in(mailer), ip=CLIENT.ip)
+    moved = find_account(services, "ada@example.org")
+    assert moved.mfa_enabled and find_user(ada).mfa_enabled
