@@ -7,6 +7,7 @@ import handle_account
 import handle_login
 import handle_session
 import pytest
+import time_machine
 
 from tests.expected import SECURITY_HEADERS
 from tests.handlers.conftest import (
@@ -223,3 +224,15 @@ def test_get_sessions_costs_one_dynamodb_call(ada) -> None:
     finally:
         client.meta.events.unregister("before-call.dynamodb")
     assert calls == ["Query"]
+
+
+def test_an_email_change_link_expires_after_an_hour(aws) -> None:
+    with time_machine.travel("2026-03-01 10:00:00+00:00", tick=False) as traveller:
+        verified_account(aws, ADA)
+        tokens = log_in()
+        assert call("account_change_email", tokens, {"new_email": NEW, "password": PASSWORD})[0] == 202
+        token = token_from(drain_emails(aws["queue_url"])[0])
+        traveller.shift(3601)
+        status, _, problem = invoke(handle_account, api_event("account_confirm_email", {"token": token}))
+        assert (status, problem["code"]) == (410, "token_expired")
+        assert account_item(ADA) != {} and account_item(NEW) == {}
