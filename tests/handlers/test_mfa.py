@@ -81,10 +81,11 @@ def test_confirm_refuses_malformed_codes_with_422(ada, body):
     assert (status, problem["code"]) == (422, "validation_failed")
 
 
-def test_a_wrong_confirm_code_is_401_invalid_mfa_code(ada):
+def test_a_wrong_confirm_code_is_401_invalid_mfa_code_with_a_bearer_challenge(ada):
     call("mfa_totp_enrol", ada, {})
-    status, _, problem = call("mfa_totp_confirm", ada, {"code": "000000"})
+    status, headers, problem = call("mfa_totp_confirm", ada, {"code": "000000"})
     assert (status, problem["code"]) == (401, "invalid_mfa_code")
+    assert headers["WWW-Authenticate"] == "Bearer"  # the token was fine: a challenge without an error
 
 
 @pytest.mark.parametrize("name", ["mfa_totp_enrol", "mfa_totp_confirm", "mfa_totp_remove"])
@@ -105,10 +106,10 @@ def test_remove_needs_password_and_code_then_sends_the_notice(aws, ada):
     secret, _ = enrol_and_confirm(ada)
     drain_emails(aws["queue_url"])
     later = pyotp.TOTP(secret).at(clock.now() + 30)
-    status, _, problem = call("mfa_totp_remove", ada, {"password": "Wrong-Password-99!", "code": later})
-    assert (status, problem["code"]) == (401, "invalid_credentials")
-    status, _, problem = call("mfa_totp_remove", ada, {"password": PASSWORD, "code": "000000"})
-    assert (status, problem["code"]) == (401, "invalid_mfa_code")
+    status, headers, problem = call("mfa_totp_remove", ada, {"password": "Wrong-Password-99!", "code": later})
+    assert (status, problem["code"], headers["WWW-Authenticate"]) == (401, "invalid_credentials", "Bearer")
+    status, headers, problem = call("mfa_totp_remove", ada, {"password": PASSWORD, "code": "000000"})
+    assert (status, problem["code"], headers["WWW-Authenticate"]) == (401, "invalid_mfa_code", "Bearer")
     status, _, problem = call("mfa_totp_remove", ada, {"password": PASSWORD})
     assert (status, problem["code"]) == (422, "validation_failed")
     status, _, body = call("mfa_totp_remove", ada, {"password": PASSWORD, "code": later})

@@ -38,6 +38,10 @@ RECOVERY_CODE_COUNT = 10
 PENDING_SECONDS = 3600  # an enrolment not confirmed within an hour must start again
 OTP_AMR = "otp"
 
+# Every 401 of these bearer routes carries a challenge (RFC 9110); the token itself was fine, so the
+# challenge names the scheme without an error (a client must not drop a valid token).
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
 _CODE = re.compile(rf"[0-9]{{{DIGITS}}}")
 # Recovery codes: 16 characters of a 32-letter alphabet without look-alikes (0/o, 1/l): 80 bits,
 # shown as four groups of four. Input is compared without dashes, spaces and case.
@@ -146,10 +150,10 @@ def confirm(services: Services, claims: dict[str, Any], *, code: str, client: Cl
     if factor is not None and factor.active:
         raise MfaAlreadyEnabled()
     if factor is None or not _pending(factor, now):
-        raise InvalidMfaCode("No enrolment is pending; start one with POST /v1/auth/mfa/totp.")
+        raise InvalidMfaCode("No enrolment is pending; start one with POST /v1/auth/mfa/totp.", headers=_CHALLENGE)
     step = accepted_step(factor.secret, code, now=now)
     if step is None:
-        raise InvalidMfaCode()
+        raise InvalidMfaCode(headers=_CHALLENGE)
     codes = new_recovery_codes()
     hashes = [recovery_hash(user.user_id, c) or "" for c in codes]
     event = new_event(user.user_id, "mfa_enabled", now=now, ip=client.ip, user_agent=client.user_agent)
@@ -158,7 +162,8 @@ def confirm(services: Services, claims: dict[str, Any], *, code: str, client: Cl
     except FactorActive:
         raise MfaAlreadyEnabled() from None
     except FactorChanged:
-        raise InvalidMfaCode("The enrolment was replaced by a newer one; use the newest secret.") from None
+        raise InvalidMfaCode("The enrolment was replaced by a newer one; use the newest secret.",
+                             headers=_CHALLENGE) from None
     except AccountMoved:
         raise ServiceUnavailable(retry_after=1) from None
     count("MfaEnabled")
@@ -194,7 +199,7 @@ def disable(services: Services, claims: dict[str, Any], *, password: str, code: 
         ok = hasher.verify(account.password_hash, password)
     if not ok:
         _failed(services, user.user_id, attempt, client, now, kind=None)
-        raise InvalidCredentials("The password is incorrect.")
+        raise InvalidCredentials("The password is incorrect.", headers=_CHALLENGE)
     if factor is None or not factor.active:
         lockout.give_back(attempt)
         return
@@ -205,7 +210,7 @@ def disable(services: Services, claims: dict[str, Any], *, password: str, code: 
         ok = presented is not None and presented in hashes
     if not ok:
         _failed(services, user.user_id, attempt, client, now, kind="mfa_failed")
-        raise InvalidMfaCode()
+        raise InvalidMfaCode(headers=_CHALLENGE)
     event = new_event(user.user_id, "mfa_disabled", now=now, ip=client.ip, user_agent=client.user_agent)
     try:
         aws.parallel(lambda: repo.remove_factor(user, factor, hashes, event=event),
