@@ -138,7 +138,9 @@ def test_parallel_uses_of_one_mfa_token_start_one_session(services, mailer):
     codes = list(user.recovery_codes[:6])
     outcomes = in_parallel(6, lambda: second_step(services, token, recovery_code=codes.pop()))
     assert sum(not isinstance(o, BaseException) for o in outcomes) == 1
-    assert all(isinstance(o, InvalidMfaCode) for o in outcomes if isinstance(o, BaseException))
+    # Failed once in CI with another exception than InvalidMfaCode (under load): the repr says which.
+    assert all(isinstance(o, InvalidMfaCode) for o in outcomes if isinstance(o, BaseException)), [
+        repr(o) for o in outcomes]
     assert len(sessions_of(user.user_id)) == before + 1
 
 
