@@ -35,6 +35,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
+from tests.e2e.fake_app import FAKE_ENV, write_fake_app
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 60.0
 MAKE_INSTALL_STAMP = ".venv/.installed"  # the Makefile's $(STAMP)
@@ -342,3 +344,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         text = server.output(offsets.get(id(server), 0))
         if text.strip():
             report.sections.append((f"local server {server.base_url} output", text[-20000:]))
+
+
+@pytest.fixture(scope="session")
+def fake_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The fake application of tests/e2e/fake_app.py, written to a temporary folder."""
+    return write_fake_app(tmp_path_factory.mktemp("fake-app"))
+
+
+@pytest.fixture(scope="session")
+def fake_app(start_local_server: Callable[..., str], fake_template: Path) -> str:
+    """A local server running the fake application (one for the whole session)."""
+    return start_local_server(FAKE_ENV, template=fake_template)

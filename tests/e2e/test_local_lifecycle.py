@@ -116,7 +116,10 @@ def test_sigterm_ends_make_dev_even_when_nobody_reads_its_output(local_server_pr
     try:
         if hasattr(fcntl, "F_SETPIPE_SZ"):
             fcntl.fcntl(writer, fcntl.F_SETPIPE_SZ, 4096)  # fills after a few requests instead of ~100
-        process = server.launch(stdout=writer)
+        # Only stdout (the handlers' log lines) goes to the pipe: make's own messages go to stderr, and
+        # make blocking on a pipe nobody reads is make's behaviour, not the server's.
+        with open(server.log_path, "ab") as errors:
+            process = server.launch(stdout=writer, stderr=errors)
         os.close(writer)
         deadline = time.monotonic() + 60
         while not port_accepts(server.port):
