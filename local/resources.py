@@ -40,7 +40,8 @@ class ResourcesMixin:
         """Values for variables whose template value is unusable locally (the shell still wins)."""
         template = self.template
         defaults = {
-            "APP_BASE_URL": tpl.LOCAL_APP_BASE_URL,
+            # The reference web app this server serves at /app/ (spec 5, v2): emailed links open it.
+            "APP_BASE_URL": f"{self.base_url}{tpl.LOCAL_APP_PATH}",
             "JWT_ISSUER": self.base_url,
             "EMAIL_FROM": tpl.LOCAL_EMAIL_FROM,
         }

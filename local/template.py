@@ -39,7 +39,7 @@ DEFAULT_ACCOUNT_ID = "123456789012"
 DEFAULT_STACK_NAME = "accounts-local"
 
 # Values used locally where the template's parameters have no usable local value.
-LOCAL_APP_BASE_URL = "http://localhost:5173"
+LOCAL_APP_PATH = "/app"  # where local mode serves web/ (APP_BASE_URL defaults to <server>/app)
 LOCAL_EMAIL_FROM = "no-reply@example.com"
 LOCAL_JWT_AUDIENCE = "accounts-api"
 

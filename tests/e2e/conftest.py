@@ -52,7 +52,6 @@ E2E_ENV: dict[str, str] = {
     "RATE_LIMIT_LOGIN_PER_IP": "100000/60",
     "RATE_LIMIT_TOKEN_PER_IP": "100000/60",
     "CORS_ALLOWED_ORIGINS": "http://localhost:5173",
-    "APP_BASE_URL": "http://localhost:5173",
 }
 
 # Variables of the developer's shell that must not leak into the server under test.
