@@ -25,6 +25,7 @@ from local.common import (
 )
 from local.http_front import Request
 from local.template_model import Route
+from local.web_app import is_app_path
 
 
 class GatewayMixin:
@@ -32,6 +33,12 @@ class GatewayMixin:
 
     def handle(self, request: Request) -> tuple[HttpResponse, str]:
         """Answer one HTTP request; also returns what answered it (for the access log)."""
+        if is_app_path(request.path):
+            # The static web app, as its own host would serve it: no API Gateway in front (no CORS).
+            answer = self.web_app.handle(
+                request.method, request.path, request.query, request.header("if-none-match")
+            )
+            return answer, "web app"
         origin = request.header("origin")
         if (
             self.cors is not None

@@ -244,6 +244,7 @@ class LocalRoutesMixin:
         lines = [
             "",
             f"Accounts API (local mode) on {self.base_url}",
+            f"  web app   {self.base_url}/app/  (sign up, log in, the account page; from {self.web_app.root})",
             f"  template  {self.template.path}",
             f"  AWS       moto on {self.aws_endpoint} (region {self.region}); nothing reaches AWS",
             "  routes",

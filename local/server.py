@@ -21,6 +21,7 @@ the server in a second or two (exit status 0), and within STOP_GRACE_SECONDS in 
 
 Local-only routes: GET /_local/emails[?to=address&wait=seconds], DELETE /_local/emails,
 POST /_local/cleanup, POST /_local/rotate-signing-key, GET /_local/routes, GET /_local/info.
+The reference web app (web/, see local/web_app.py) is served at /app/.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from local.metrics import MetricsLog
 from local.resources import ResourcesMixin
 from local.routing import Router
 from local.template_model import Cors
+from local.web_app import WebApp
 
 EXIT_BAD_CONFIGURATION = 2
 # Within this long of SIGINT/SIGTERM the process is gone (an orderly stop takes a second or two).
@@ -74,6 +76,7 @@ class LocalApp(ResourcesMixin, GatewayMixin, LocalRoutesMixin):
         self.cors: Cors | None = None
         self.emails = EmailLog(self.account_id, self.region)
         self.metrics = MetricsLog()
+        self.web_app = WebApp()  # web/ (or LOCAL_WEB_DIR) at /app/
         self.drainers: list[QueueDrainer] = []
         self.environment: dict[str, str] = {}
         self._keys_cache: tuple[Any, Any] | None = None
