@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: install dev test test-fast bench openapi validate build clean admin
+.PHONY: install dev test test-fast test-browser bench openapi validate build clean admin
 
 $(STAMP): requirements-dev.txt layers/common/requirements.txt constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -34,6 +34,11 @@ test: install
 # Unit and handler tests only (no local server, no sam): the quick loop while coding.
 test-fast: install
 	$(BIN)/python -m pytest -m "not e2e and not slow"
+
+# The web app in headless Chromium (part of `make test`): the system browser, skipped when there is
+# none (apt-get install -y chromium-headless-shell, or CHROMIUM_PATH=...). Screenshots: .artifacts/.
+test-browser: install
+	$(BIN)/python -m pytest tests/e2e/browser
 
 # ONLY=units,cost runs some sections (coldstart, units, login, cost); the cold start takes a while.
 bench: install
