@@ -3,6 +3,7 @@ keyboard alone), log out, and errors shown with the problem's detail and field e
 
 from __future__ import annotations
 
+import json
 import re
 
 from playwright.sync_api import Page, expect
@@ -158,3 +159,18 @@ def test_progress_while_a_request_runs(page: Page, local_server, mailbox: Mailbo
     assert held, "the login request was not seen"
     held[0].continue_()
     expect(page.get_by_role("heading", name="Your account", level=1)).to_be_visible()
+
+
+def test_rate_limited_answer_shows_the_detail_and_when_to_try_again(page: Page, check_page):
+    """A 429 shows its detail and Retry-After (answered here by routing: the e2e server's limits are high)."""
+    problem = {"type": "about:blank", "title": "Too Many Requests", "status": 429, "code": "rate_limited",
+               "detail": "Too many requests for this address; try again later."}
+    page.route("**/v1/auth/password-reset", lambda route: route.fulfill(
+        status=429, content_type="application/problem+json", body=json.dumps(problem),
+        headers={"Retry-After": "42"}))
+    page.goto("forgot-password")
+    page.get_by_label("Email address").fill(address())
+    page.get_by_role("button", name="Send the reset link").click()
+    expect(page.get_by_role("alert")).to_have_text(f"{problem['detail']} Try again in 42 seconds.")
+    expect(page.get_by_role("button", name="Send the reset link")).to_be_enabled()  # progress is over
+    check_page(page, "forgot-password-rate-limited")
