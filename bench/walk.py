@@ -23,6 +23,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import pyotp
+
 from bench import capacity, hooks, world
 
 LATENCY = 0.015  # seconds per simulated AWS round trip during the walk (parallel calls overlap)
@@ -58,6 +60,21 @@ WALK: tuple[Step, ...] = (
     Step("reset request", "password_reset", "password_reset", {"email": "{email}"}, 202, tokens=("reset_token",)),
     Step("reset confirm", "password_reset", "password_reset_confirm",
          {"token": "{reset_token}", "password": "{new_password}"}, 200),
+    # Two-factor: enrol (the reset ended the sessions, so log in again), then the two-step login.
+    Step("login again", "login", "login", {"email": "{email}", "password": "{new_password}"}, 200, save=TOKENS),
+    Step("totp enrol", "mfa", "mfa_totp_enrol", None, 200, save={"totp_secret": "secret"},
+         claims_of="access_token", headers={"authorization": "Bearer {access_token}"}),
+    Step("totp confirm", "mfa", "mfa_totp_confirm", {"code": "{totp_code}"}, 200,
+         save={"recovery_code": "recovery_codes.0", "spare_code": "recovery_codes.1"}, claims_of="access_token",
+         headers={"authorization": "Bearer {access_token}"}),
+    Step("login (mfa_required)", "login", "login", {"email": "{email}", "password": "{new_password}"}, 401,
+         save={"mfa_token": "mfa_token"}),
+    # A recovery code: the confirm's TOTP code cannot be used again within its 30 s step.
+    Step("login/mfa", "login", "login_mfa", {"mfa_token": "{mfa_token}", "recovery_code": "{recovery_code}"}, 200,
+         save=TOKENS),
+    # Removed again, so the account logs in with its password alone afterwards (the login timing).
+    Step("totp remove", "mfa", "mfa_totp_remove", {"password": "{new_password}", "recovery_code": "{spare_code}"},
+         204, claims_of="access_token", headers={"authorization": "Bearer {access_token}"}),
 )
 ACCOUNTS = (("ada@example.com", "198.51.100.7"), ("grace@example.com", "198.51.100.8"))  # cold, warm
 
@@ -86,6 +103,13 @@ class Invocation:
     @property
     def emails(self) -> int:
         return self.count("sesv2", "SendEmail") + self.count("ses", "SendRawEmail") + self.count("ses", "SendEmail")
+
+
+def _pick(answer: Any, path: str) -> str:
+    """A field of the JSON answer; `recovery_codes.0` is the first of a list."""
+    for part in path.split("."):
+        answer = answer[int(part)] if isinstance(answer, list) else answer[part]
+    return answer
 
 
 def _fill(value: Any, state: dict[str, str]) -> Any:
@@ -171,12 +195,14 @@ class Walker:
         return event
 
     def step(self, step: Step, state: dict[str, str], ip: str, *, drain: bool = True) -> Invocation:
+        if "totp_secret" in state:  # the authenticator app's current code
+            state["totp_code"] = pyotp.TOTP(state["totp_secret"]).now()
         invocation, _ = self.invoke(step.function, step.name, self.api_event(step, state, ip))
         if invocation.status != step.expect:
             raise RuntimeError(f"{step.name}: HTTP {invocation.status} (expected {step.expect}): "
                                f"{str(invocation.answer)[:300]}")
-        for name, key in step.save.items():
-            state[name] = invocation.answer[key]
+        for name, path in step.save.items():
+            state[name] = _pick(invocation.answer, path)
         if not drain:
             return invocation
         tokens = [token for token in map(self._token, self.drain(step.name)) if token]

@@ -42,12 +42,14 @@ FUNCTIONS = {
     "cleanup": "handle_cleanup",
     "mailer": "handle_email_jobs",
     "account": "handle_account",
+    "mfa": "handle_mfa",
 }
 # function -> its folder under functions/ (where it is not the function's own name) and logical id
-FOLDERS = {"session": "login"}
+FOLDERS = {"session": "login", "mfa": "account"}
 LOGICAL_IDS = {"register": "RegisterFunction", "verify_email": "VerifyEmailFunction",
                "password_reset": "PasswordResetFunction", "login": "LoginFunction", "session": "SessionFunction",
-               "cleanup": "CleanupFunction", "mailer": "MailerFunction", "account": "AccountFunction"}
+               "cleanup": "CleanupFunction", "mailer": "MailerFunction", "account": "AccountFunction",
+               "mfa": "MfaFunction"}
 
 
 def folder_of(function: str) -> Path:

@@ -7,19 +7,23 @@ import threading
 from typing import Any
 
 import pytest
+from pynamodb.transactions import TransactWrite
 
 from accounts.email_jobs import JobKind
+from accounts.emails import parse_address
 from accounts.errors import (
     InvalidCredentials,
     InvalidGrant,
+    MfaRequired,
     RateLimited,
     Unauthorized,
     ValidationFailed,
     WeakPassword,
 )
 from accounts.flows import account as flow
-from accounts.flows import sessions
+from accounts.flows import email_change, login, mfa, sessions
 from accounts.repository import new_event
+from accounts.tables import profile as profile_table
 from tests.fakes import FakeMailer
 from tests.unit.flow_helpers import (
     ADA,
@@ -39,8 +43,10 @@ from tests.unit.flow_helpers import (
     rotate,
     sessions_of,
     table_items,
+    token_in,
     verified_account,
 )
+from tests.unit.flow_helpers import clock as clock_of
 
 OTHER_CLIENT = sessions.Client(ip="203.0.113.9", user_agent="Other browser")
 
@@ -310,8 +316,6 @@ def test_account_deleted_notice_is_sent_to_the_address(services, mailer: FakeMai
 
 
 def test_deletion_removes_the_second_factor_and_recovery_codes(services, ada: str) -> None:
-    from accounts.flows import mfa
-
     issued = log_in(services)
     secret = mfa.enrol(services, claims(services, issued))["secret"]
     codes = mfa.confirm(services, claims(services, issued), code=mfa.code_at(secret, services.now()), client=CLIENT)
@@ -321,11 +325,32 @@ def test_deletion_removes_the_second_factor_and_recovery_codes(services, ada: st
     assert [item for item in table_items() if not item["pk"]["S"].startswith("RATE#")] == []
 
 
-def test_email_change_keeps_the_second_factor(services, mailer: FakeMailer, ada: str) -> None:
-    from accounts.emails import parse_address
-    from accounts.flows import email_change, mfa
-    from tests.unit.flow_helpers import token_in
+def test_a_deletion_cut_short_before_its_transaction_leaves_an_account_that_works(
+        services, ada: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Lambda can stop anywhere (timeout, crash). Cut short after the first sweep, the account
+    must keep its second factor and recovery codes (the user can still log in, with the factor,
+    and delete it again), rather than a User that asks for a factor which is gone."""
+    issued = log_in(services)
+    secret = mfa.enrol(services, claims(services, issued))["secret"]
+    mfa.confirm(services, claims(services, issued), code=mfa.code_at(secret, services.now()), client=CLIENT)
 
+    class CutShort(TransactWrite):
+        def __enter__(self) -> Any:
+            raise TimeoutError("the Lambda timed out")
+
+    with monkeypatch.context() as patched, pytest.raises(TimeoutError):
+        patched.setattr(profile_table, "TransactWrite", CutShort)
+        flow.delete_account(services, claims(services, issued), password=PASSWORD, client=CLIENT)
+    with pytest.raises(MfaRequired) as required:
+        log_in(services)
+    clock_of(services).advance(30)  # the confirmation used this step's code
+    again, _ = login.complete_mfa(services, KEYS, mfa_token=required.value.extra["mfa_token"],
+                                  code=mfa.code_at(secret, services.now()), recovery_code=None, client=CLIENT)
+    flow.delete_account(services, claims(services, again), password=PASSWORD, client=CLIENT)
+    assert [item for item in table_items() if not item["pk"]["S"].startswith("RATE#")] == []
+
+
+def test_email_change_keeps_the_second_factor(services, mailer: FakeMailer, ada: str) -> None:
     issued = log_in(services)
     secret = mfa.enrol(services, claims(services, issued))["secret"]
     mfa.confirm(services, claims(services, issued), code=mfa.code_at(secret, services.now()), client=CLIENT)

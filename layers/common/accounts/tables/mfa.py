@@ -17,6 +17,7 @@ from pynamodb.transactions import TransactWrite
 
 from accounts.models import (
     COUNTER_SK,
+    MFA_PREFIX,
     RECOVERY_PREFIX,
     TOTP_SK,
     Account,
@@ -121,7 +122,7 @@ class MfaStore(TableAccess):
         request: dict[str, Any] = {
             "TableName": self.table_name,
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-            "ExpressionAttributeValues": {":pk": {"S": f"USER#{user_id}"}, ":prefix": {"S": "MFA#"}},
+            "ExpressionAttributeValues": {":pk": {"S": f"USER#{user_id}"}, ":prefix": {"S": MFA_PREFIX}},
             "ConsistentRead": True,
         }
         factor, hashes = None, []

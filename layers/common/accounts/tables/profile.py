@@ -7,6 +7,7 @@ sessions, events and factors live in the user's partition (`USER#<id>`), which a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pynamodb.exceptions import DeleteError, TransactWriteError
@@ -14,12 +15,16 @@ from pynamodb.transactions import TransactWrite
 
 from accounts.models import (
     EVENT_PREFIX,
+    MFA_PREFIX,
     PROFILE_SK,
     SESSION_PREFIX,
+    TOTP_SK,
     Account,
     EmailToken,
+    RecoveryCode,
     SecurityEvent,
     Session,
+    TotpFactor,
     User,
 )
 from accounts.tables.admin import UserChanged
@@ -234,20 +239,25 @@ class ProfileStore(TableAccess):
     # --- deletion -------------------------------------------------------------------------------
 
     def delete_account(self, user: User, account: Account) -> None:
-        """Delete the account and everything in the user's partition.
+        """Delete the account and everything in the user's partition, in an order that a Lambda cut
+        short anywhere leaves either a working account or nothing but items that expire.
 
-        Calls: the partition's items but the PROFILE swept (a Query page + BatchWriteItem per 25
-        items); then one transaction deletes the Account (still this user's) and the User, after
-        which no login, refresh or service route finds the user; then a second sweep removes what a
-        request racing the deletion may have written (a refreshed session). The links the Account
-        names (pending verification and reset, the one that verified it) are deleted with it; an
-        email-change token names the user, who is gone, so it is refused, and it expires within the
-        hour (TTL). UserChanged when the Account is no longer this user's."""
-        self._sweep(user.user_id)
+        Calls: the sessions and events swept (a Query page + BatchWriteItem per 25 items; both kinds
+        expire anyway); then one transaction deletes the Account (still this user's), the User and
+        the second factor with its recovery codes (at most 13 items, so a User never outlives its
+        factor, nor a factor its User), after which no login, refresh or service route finds the
+        user; then a second sweep removes what a request racing the deletion may have written (a
+        refreshed session). The links the Account names (pending verification and reset, the one
+        that verified it) are deleted last; they expire within days (TTL). An email-change token
+        names the user, who is gone, so it is refused, and it expires within the hour.
+        UserChanged when the Account is no longer this user's."""
+        factor_keys = self._sweep(user.user_id, keep=lambda sk: sk.startswith(MFA_PREFIX))
         try:
             with TransactWrite(connection=self._connection()) as transaction:
                 transaction.delete(Account(account.pk, account.sk), condition=Account.user_id == user.user_id)
                 transaction.delete(User(user.pk, user.sk))
+                for pk, sk in factor_keys:
+                    transaction.delete(TotpFactor(pk, sk) if sk == TOTP_SK else RecoveryCode(pk, sk))
         except TransactWriteError as error:
             if is_cancelled(error):
                 raise UserChanged from None
@@ -258,9 +268,10 @@ class ProfileStore(TableAccess):
                                      ("reset", account.reset_token_hash)) if value]
         self._delete_keys(tokens)
 
-    def _sweep(self, user_id: str) -> None:
-        """Delete every item of `USER#<id>` but the PROFILE: a Query page (keys only), then its keys
-        deleted 25 to a BatchWriteItem, until the partition is empty."""
+    def _sweep(self, user_id: str, keep: Callable[[str], bool] = lambda sk: False) -> list[tuple[str, str]]:
+        """Delete every item of `USER#<id>` but the PROFILE and those whose sort key `keep` accepts
+        (answered): a Query page (keys only), then its keys deleted 25 to a BatchWriteItem, until
+        the partition has nothing else."""
         request: dict[str, Any] = {
             "TableName": self.table_name,
             "KeyConditionExpression": "pk = :pk",
@@ -268,13 +279,15 @@ class ProfileStore(TableAccess):
             "ProjectionExpression": "pk, sk",
             "ConsistentRead": True,
         }
+        kept: list[tuple[str, str]] = []
         while True:
             page = self._client().query(**request)
             keys = [(item["pk"]["S"], item["sk"]["S"]) for item in page.get("Items", [])
                     if item["sk"]["S"] != PROFILE_SK]
-            self._delete_keys(keys)
+            kept += [key for key in keys if keep(key[1])]
+            self._delete_keys([key for key in keys if not keep(key[1])])
             if "LastEvaluatedKey" not in page:
-                return
+                return kept
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def _delete_keys(self, keys: list[tuple[str, str]]) -> None:
