@@ -3,7 +3,7 @@ import { ApiError, request } from "./api.js";
 import { h, replaceChildren } from "./dom.js";
 import { alertRegion, createForm, showError } from "./forms.js";
 import { link, PASSWORD_HINT, progress, showPage } from "./layout.js";
-import { navigate, queryParam, setFlash } from "./router.js";
+import { navigate, setFlash, takeToken } from "./router.js";
 import { forgetSession, isSignedIn, startSession } from "./session.js";
 
 const EMAIL = { name: "email", label: "Email address", type: "email", autocomplete: "email" };
@@ -111,7 +111,7 @@ export function loginPage() {
 async function tokenPage(title, run) {
   const alert = alertRegion();
   const outcome = h("div");
-  const token = queryParam("token");
+  const token = takeToken();
   showPage(title, alert, outcome);
   if (!token) {
     showError(alert, new ApiError(400, { detail: "This link has no token. Open the link from the email again." }));
@@ -161,7 +161,7 @@ export function forgotPasswordPage() {
 }
 
 export function resetPasswordPage() {
-  const token = queryParam("token");
+  const token = takeToken();
   const form = createForm({
     label: "Choose a new password",
     fields: [{ name: "password", label: "New password", type: "password", autocomplete: "new-password", hint: PASSWORD_HINT }],

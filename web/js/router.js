@@ -16,8 +16,18 @@ export function currentPath() {
   return path.startsWith(BASE.pathname) ? decodeURIComponent(path.slice(BASE.pathname.length)) : path;
 }
 
-export function queryParam(name) {
-  return new URLSearchParams(window.location.search).get(name);
+/**
+ * The emailed link's `token`, taken out of the address bar as it is read: it then stays out of
+ * the tab's history, bookmarks and screenshots, and a reload does not present a used link again.
+ */
+export function takeToken() {
+  const url = new URL(window.location.href);
+  const token = url.searchParams.get("token");
+  if (token !== null) {
+    url.searchParams.delete("token");
+    window.history.replaceState(window.history.state, "", url.href);
+  }
+  return token;
 }
 
 export function route(path, render) {

@@ -35,6 +35,7 @@ def test_sign_up_follow_the_emailed_link_log_in_and_log_out(page: Page, check_pa
     assert link.startswith(f"{app_url}verify-email?token=")
     page.goto(link)
     expect(page.get_by_text("Your email address is verified")).to_be_visible()
+    assert page.url == f"{app_url}verify-email"  # the token left the address bar (and history) once read
     check_page(page, "verify-email")
 
     page.get_by_role("link", name="Log in", exact=True).last.click()
