@@ -10,7 +10,8 @@ from playwright.sync_api import Page, expect
 from tests.e2e.conftest import Mailbox
 from tests.e2e.test_flows import PASSWORD, address, login, post, verified_account
 
-__all__ = ["PASSWORD", "address", "log_in", "login", "new_account", "post", "region", "totp", "verified_account"]
+__all__ = ["PASSWORD", "address", "log_in", "login", "new_account", "post", "region", "submit_login", "totp",
+           "verified_account"]
 
 
 def new_account(base: str, mailbox: Mailbox, password: str = PASSWORD) -> str:
@@ -20,12 +21,17 @@ def new_account(base: str, mailbox: Mailbox, password: str = PASSWORD) -> str:
     return email
 
 
-def log_in(page: Page, email: str, password: str = PASSWORD) -> None:
-    """Log in through the app's page and wait for the account page to show the profile."""
+def submit_login(page: Page, email: str, password: str = PASSWORD) -> None:
+    """Fill in and send the log-in page's form."""
     page.goto("login")
     page.get_by_label("Email address").fill(email)
     page.get_by_label("Password", exact=True).fill(password)
     page.get_by_role("button", name="Log in").click()
+
+
+def log_in(page: Page, email: str, password: str = PASSWORD) -> None:
+    """Log in through the app's page and wait for the account page to show the profile."""
+    submit_login(page, email, password)
     expect(page.get_by_role("heading", name="Your account", level=1)).to_be_visible()
     expect(page.get_by_role("region", name="Profile")).to_contain_text(email)
     # The sections that load after the profile, so a screenshot or axe sees the whole page.

@@ -6,17 +6,14 @@ from __future__ import annotations
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.browser.flows import PASSWORD, log_in, login, new_account, region, totp
+from tests.e2e.browser.flows import PASSWORD, log_in, login, new_account, region, submit_login, totp
 from tests.e2e.conftest import Mailbox
 
 RESET_PASSWORD = "Reset-Strong-Passw0rd!"
 
 
 def password_step(page: Page, email: str, password: str = PASSWORD) -> None:
-    page.goto("login")
-    page.get_by_label("Email address").fill(email)
-    page.get_by_label("Password", exact=True).fill(password)
-    page.get_by_role("button", name="Log in").click()
+    submit_login(page, email, password)
     expect(page.get_by_role("heading", name="Two-factor authentication", level=1)).to_be_visible()
 
 
