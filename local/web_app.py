@@ -137,8 +137,8 @@ class WebApp:
         for segment in parents:
             if not segment or segment.startswith("."):
                 return None  # empty ('//'), '.', '..' and hidden folders
-        if last.startswith(".") or "\\" in last or "\x00" in last:
-            return None
+        if last.startswith("."):
+            return None  # dot-files (a backslash or NUL cannot be here: refused before decoding)
         return segments
 
     def _file(self, segments: list[str]) -> Path | None:
