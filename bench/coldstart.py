@@ -73,10 +73,11 @@ from typing import Any
 
 BUDGET = 2.0  # x a bare `import boto3`
 EXPECTED = {"register": 202, "verify_email": 200, "password_reset": 202, "login": 200, "session": 200,
-            "cleanup": "ok", "mailer": "ok"}
+            "cleanup": "ok", "mailer": "ok", "account": 200, "mfa": 200}
 # function folder -> (walk step whose event is the first request, or a named event)
 FIRST_REQUEST = {"register": "register", "verify_email": "verify", "password_reset": "reset request",
-                 "login": "login", "session": "refresh", "cleanup": "schedule", "mailer": "email job"}
+                 "login": "login", "session": "refresh", "cleanup": "schedule", "mailer": "email job",
+                 "account": "sessions", "mfa": "totp enrol"}
 
 results: dict[str, dict[str, float]] = {}  # folder -> medians (the cost section reads them)
 
@@ -104,6 +105,8 @@ def seed(rounds: int, workdir: Path) -> list[dict[str, Path]]:
         events["login"] = walker.api_event(steps["login"], account, ip)
         walker.step(steps["login"], account, ip)  # a session whose refresh token the first refresh presents
         events["session"] = walker.api_event(steps["refresh"], account, ip)
+        events["account"] = walker.api_event(steps["sessions"], account, ip)  # the session's access token
+        events["mfa"] = walker.api_event(steps["totp enrol"], account, ip)
         events["password_reset"] = walker.api_event(steps["reset request"], account, ip)
         events["cleanup"] = c.load_event("schedule")
         per_round.append({})
